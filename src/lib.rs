@@ -1,0 +1,13 @@
+//! gasbao: reusable primitives for gas trading and metering platforms.
+//!
+//! This crate only re-exports the member crates, one cargo feature each, so a
+//! service can depend on `gasbao` and pick what it needs:
+//!
+//! | feature | module | crate |
+//! |---|---|---|
+//! | `core` (default) | [`core`] | `gasbao-core`: money, volume, tariffs, PTZ correction |
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "core")]
+#[doc(inline)]
+pub use gasbao_core as core;
