@@ -43,6 +43,15 @@ pub(crate) fn mul_add_round(a: Decimal, b: Decimal, c: Decimal, scale: u32, mode
     }
 }
 
+/// `a + b` exactly, or `None` if the exact sum does not fit a `Decimal`.
+///
+/// `Decimal::checked_add` rounds a sum that needs more than 28 digits
+/// (`Decimal::MIN - 0.01` gives `Decimal::MIN`); money must not.
+pub(crate) fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    // At the larger of the two scales the sum needs no rounding at all.
+    mul_add_round(a, Decimal::ONE, b, a.scale().max(b.scale()), RoundingMode::Down)
+}
+
 /// The integer form of `a * b + c`: mantissas and scales.
 struct Terms {
     a: i128,
@@ -80,7 +89,7 @@ impl Terms {
             Some(0) | None => sum.checked_mul(pow10(self.target_scale.checked_sub(scale)?)?)?,
             Some(excess) => div_round_i128(sum, pow10(excess)?, mode)?,
         };
-        Decimal::try_from_i128_with_scale(mantissa, self.target_scale).ok()
+        to_decimal(mantissa < 0, mantissa.unsigned_abs(), self.target_scale)
     }
 
     /// The 320-bit path; `None` only if the result does not fit a `Decimal`.
@@ -102,10 +111,25 @@ impl Terms {
                 }
             }
         }
-        let magnitude = i128::try_from(sum.to_u128()?).ok()?;
-        let mantissa = if negative { magnitude.checked_neg()? } else { magnitude };
-        Decimal::try_from_i128_with_scale(mantissa, self.target_scale).ok()
+        to_decimal(negative, sum.to_u128()?, self.target_scale)
     }
+}
+
+/// The `Decimal` of `magnitude / 10^scale`, dropping trailing zeros when that
+/// is what it takes to fit (a whole-fen amount too large for two decimals still
+/// fits with none).
+fn to_decimal(negative: bool, mut magnitude: u128, mut scale: u32) -> Option<Decimal> {
+    const MAX_MANTISSA: u128 = (1 << 96) - 1;
+    while magnitude > MAX_MANTISSA && scale > 0 && magnitude.is_multiple_of(10) {
+        magnitude /= 10;
+        scale = scale.checked_sub(1)?;
+    }
+    if magnitude > MAX_MANTISSA {
+        return None;
+    }
+    let mut result = Decimal::try_from_i128_with_scale(i128::try_from(magnitude).ok()?, scale).ok()?;
+    result.set_sign_negative(negative && magnitude != 0);
+    Some(result)
 }
 
 /// `n / d` rounded with `mode`; `d > 0`.
@@ -315,9 +339,20 @@ mod tests {
     }
 
     #[test]
+    fn add_is_exact_or_none() {
+        assert_eq!(add(Decimal::MIN, dec("-0.01")), None);
+        assert_eq!(add(Decimal::MAX, dec("0.00")), Some(Decimal::MAX));
+        assert_eq!(add(dec("1.10"), dec("-0.1")), Some(dec("1.00")));
+        assert_eq!(add(dec("0.5"), dec("-0.5")), Some(Decimal::ZERO));
+    }
+
+    #[test]
     fn result_beyond_decimal_range_is_none() {
         assert_eq!(mul_add_round(Decimal::MAX, Decimal::TWO, Decimal::ZERO, 2, RoundingMode::HalfUp), None);
-        assert_eq!(mul_add_round(Decimal::MAX, Decimal::ONE, Decimal::ZERO, 2, RoundingMode::HalfUp), None);
+        // Decimal::MAX is a whole number of fen; it fits with scale 0.
+        assert_eq!(mul_add_round(Decimal::MAX, Decimal::ONE, Decimal::ZERO, 2, RoundingMode::HalfUp), Some(Decimal::MAX));
+        let just_above_max_fen = Decimal::from_i128_with_scale(i128::from(u64::MAX) << 32 | 0xFFFF_FFFF, 1);
+        assert_eq!(mul_add_round(just_above_max_fen, Decimal::TEN, Decimal::ONE_HUNDRED, 2, RoundingMode::HalfUp), None);
     }
 
     const ALL_MODES: [RoundingMode; 7] = [

@@ -12,8 +12,8 @@ use crate::rounding::RoundingMode;
 ///
 /// # Errors
 ///
-/// [`TariffError::Overflow`] with [`Step::Fee`] if the result does not fit a
-/// `Decimal` in fen (about 7.9e26 CNY).
+/// [`TariffError::Overflow`] with [`Step::Fee`] if the rounded result does not
+/// fit a `Decimal` (about 7.9e28 CNY).
 ///
 /// # Examples
 ///

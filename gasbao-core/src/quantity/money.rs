@@ -82,16 +82,16 @@ impl Money {
         Money(self.0.round_dp_with_strategy(2, mode.strategy()))
     }
 
-    /// `self + rhs`, or `None` on overflow.
+    /// `self + rhs` exactly, or `None` if the exact sum does not fit a `Decimal`.
     #[must_use]
     pub fn checked_add(self, rhs: Money) -> Option<Money> {
-        self.0.checked_add(rhs.0).map(Money)
+        crate::exact::add(self.0, rhs.0).map(Money)
     }
 
-    /// `self - rhs`, or `None` on overflow.
+    /// `self - rhs` exactly, or `None` if the exact difference does not fit a `Decimal`.
     #[must_use]
     pub fn checked_sub(self, rhs: Money) -> Option<Money> {
-        self.0.checked_sub(rhs.0).map(Money)
+        crate::exact::add(self.0, -rhs.0).map(Money)
     }
 
     /// The sum of `amounts`, or `None` on overflow.

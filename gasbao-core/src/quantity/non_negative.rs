@@ -43,10 +43,10 @@ macro_rules! non_negative_decimal {
                 self.0
             }
 
-            /// `self + rhs`, or `None` on overflow.
+            /// `self + rhs` exactly, or `None` if the exact sum does not fit a `Decimal`.
             #[must_use]
             pub fn checked_add(self, rhs: $name) -> Option<$name> {
-                self.0.checked_add(rhs.0).map($name)
+                crate::exact::add(self.0, rhs.0).map($name)
             }
 
             /// `self - rhs`, or `None` if the result would be negative.
@@ -55,8 +55,8 @@ macro_rules! non_negative_decimal {
                 if rhs.0 > self.0 {
                     return None;
                 }
-                // Both are non-negative and rhs <= self, so this cannot overflow.
-                self.0.checked_sub(rhs.0).map($name)
+                // Both are non-negative and rhs <= self: the exact difference fits.
+                crate::exact::add(self.0, -rhs.0).map(|d| $name(d.abs()))
             }
 
             /// The value rounded to `dp` decimal places with `mode`.

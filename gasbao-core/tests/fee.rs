@@ -1,0 +1,117 @@
+//! `fee`: exact product, one rounding to the fen.
+
+mod common;
+
+use common::{dec, money, price, vol};
+use gasbao_core::{fee, Money, RoundingMode, Step, TariffError, UnitPrice, Volume};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+#[test]
+fn fees_worked_out_by_hand() {
+    use RoundingMode::*;
+    // (base, price, volume, mode, expected); the exact value is in the comment.
+    let cases = [
+        ("0", "2.61", "100", HalfUp, "261.00"),       // 261
+        ("5.00", "2.61", "12.345", HalfUp, "37.22"),  // 5 + 32.22045
+        ("0", "2.61", "0.5", HalfUp, "1.31"),         // 1.305
+        ("0", "2.61", "0.5", HalfEven, "1.30"),       // 1.305, 0 is even
+        ("0", "2.61", "0.5", HalfDown, "1.30"),       // 1.305
+        ("0", "2.61", "0.5", Down, "1.30"),           // 1.305
+        ("0", "2.61", "0.5", Up, "1.31"),             // 1.305
+        ("-1.00", "2.61", "0.5", HalfEven, "0.30"),   // 0.305, 0 is even
+        ("-5.00", "1.00", "1.005", HalfUp, "-4.00"),  // -3.995, away from zero
+        ("-5.00", "1.00", "1.005", HalfDown, "-3.99"), // -3.995, toward zero
+        ("-5.00", "1.00", "1.005", HalfEven, "-4.00"), // -3.995, 399 odd -> 400
+        ("-5.00", "1.00", "1.005", Floor, "-4.00"),
+        ("-5.00", "1.00", "1.005", Ceiling, "-3.99"),
+        ("-5.00", "1.00", "1.005", Down, "-3.99"),
+        ("-5.00", "1.00", "1.005", Up, "-4.00"),
+        ("0.004", "1.00", "0.001", HalfUp, "0.01"),   // 0.005: a sub-fen base is part of the exact sum
+        ("0.004", "1.00", "0.001", HalfEven, "0.00"), // 0.005, 0 is even
+        // 0.0049999999999999999999999999 x 1.0000000000000000000000000001
+        // = 0.00499999999999999999999999994999..., below half a fen. Decimal's
+        // own product rounds it to 0.005 first; the exact fee does not.
+        ("0", "0.0049999999999999999999999999", "1.0000000000000000000000000001", HalfUp, "0.00"),
+    ];
+    for (base, p, v, mode, expected) in cases {
+        assert_eq!(fee(money(base), price(p), vol(v), mode), Ok(money(expected)), "{base} + {p} x {v} {mode:?}");
+    }
+}
+
+#[test]
+fn results_beyond_decimal_overflow_with_the_step() {
+    let max_price = UnitPrice::new(Decimal::MAX).unwrap();
+    assert_eq!(
+        fee(Money::ZERO, max_price, Volume::from_whole_m3(2), RoundingMode::HalfUp),
+        Err(TariffError::Overflow { step: Step::Fee })
+    );
+    // Decimal::MAX yuan is a whole number of fen: it is representable.
+    assert_eq!(
+        fee(Money::new(Decimal::MAX), max_price, Volume::ZERO, RoundingMode::HalfUp),
+        Ok(Money::new(Decimal::MAX))
+    );
+}
+
+fn whole_fen() -> impl Strategy<Value = Money> {
+    any::<i64>().prop_map(Money::from_fen)
+}
+
+fn a_price() -> impl Strategy<Value = UnitPrice> {
+    (0u64..10_000_000, 0u32..=6).prop_map(|(m, s)| UnitPrice::new(Decimal::new(m as i64, s)).unwrap())
+}
+
+fn a_volume() -> impl Strategy<Value = Volume> {
+    (0u64..1_000_000_000_000, 0u32..=9).prop_map(|(m, s)| Volume::new(Decimal::new(m as i64, s)).unwrap())
+}
+
+fn any_decimal() -> impl Strategy<Value = Decimal> {
+    (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0u32..=28)
+        .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(lo, mid, hi, negative, scale))
+}
+
+fn mode() -> impl Strategy<Value = RoundingMode> {
+    use RoundingMode::*;
+    proptest::sample::select(vec![HalfUp, HalfEven, HalfDown, Down, Up, Floor, Ceiling])
+}
+
+proptest! {
+    #[test]
+    fn zero_volume_costs_the_base(base in whole_fen(), p in a_price(), mode in mode()) {
+        prop_assert_eq!(fee(base, p, Volume::ZERO, mode), Ok(base));
+    }
+
+    /// Over whole-fen non-negative bases, the base passes through untouched.
+    #[test]
+    fn whole_fen_base_is_added_exactly(base in 0i64..1_000_000_000, p in a_price(), v in a_volume(), mode in mode()) {
+        let base = Money::from_fen(base);
+        let alone = fee(Money::ZERO, p, v, mode).unwrap();
+        prop_assert_eq!(fee(base, p, v, mode), Ok(base.checked_add(alone).unwrap()));
+    }
+
+    /// The result is within one fen of the exact value, on the side the mode says.
+    #[test]
+    fn result_brackets_the_exact_value(p in a_price(), v in a_volume(), mode in mode()) {
+        // Small enough for Decimal's own product to be exact.
+        let exact = p.value().checked_mul(v.value()).unwrap();
+        prop_assume!(exact.scale() == p.value().scale() + v.value().scale());
+        let got = fee(Money::ZERO, p, v, mode).unwrap().yuan();
+        let fen = dec("0.01");
+        prop_assert!((got - exact).abs() < fen);
+        match mode {
+            RoundingMode::Down | RoundingMode::Floor => prop_assert!(got <= exact),
+            RoundingMode::Up | RoundingMode::Ceiling => prop_assert!(got >= exact),
+            _ => prop_assert!((got - exact).abs() * Decimal::TWO <= fen),
+        }
+    }
+
+    #[test]
+    fn never_panics(base in any_decimal(), p in any_decimal(), v in any_decimal(), mode in mode()) {
+        if let (Ok(p), Ok(v)) = (UnitPrice::new(p.abs()), Volume::new(v.abs())) {
+            match fee(Money::new(base), p, v, mode) {
+                Ok(m) => prop_assert!(m.yuan().scale() <= 2),
+                Err(e) => prop_assert_eq!(e, TariffError::Overflow { step: Step::Fee }),
+            }
+        }
+    }
+}
