@@ -108,11 +108,19 @@ impl VolumeCorrector {
     /// [`CorrectionError`] with [`Condition::Reference`] if the reference
     /// temperature, pressure or compressibility is not positive.
     pub fn new(reference: ReferenceConditions) -> Result<VolumeCorrector, CorrectionError> {
-        check_positive(reference.temperature_k, reference.pressure_kpa, Some(reference.compressibility), Condition::Reference)?;
-        let tb_zb = reference
-            .temperature_k
-            .checked_mul(reference.compressibility)
-            .ok_or(CorrectionError::Overflow { step: Step::CorrectedVolume })?;
+        check_positive(
+            reference.temperature_k,
+            reference.pressure_kpa,
+            Some(reference.compressibility),
+            Condition::Reference,
+        )?;
+        let tb_zb =
+            reference
+                .temperature_k
+                .checked_mul(reference.compressibility)
+                .ok_or(CorrectionError::Overflow {
+                    step: Step::CorrectedVolume,
+                })?;
         Ok(VolumeCorrector { reference, tb_zb })
     }
 
@@ -143,8 +151,17 @@ impl VolumeCorrector {
             .ok_or(overflow(Step::AbsoluteTemperature))?;
         check_positive(tm, pm, line.compressibility, Condition::Measured)?;
         let (numerator_factor, denominator) = match line.compressibility {
-            Some(zm) => (self.tb_zb, self.reference.pressure_kpa.checked_mul(tm).and_then(|d| d.checked_mul(zm))),
-            None => (self.reference.temperature_k, self.reference.pressure_kpa.checked_mul(tm)),
+            Some(zm) => (
+                self.tb_zb,
+                self.reference
+                    .pressure_kpa
+                    .checked_mul(tm)
+                    .and_then(|d| d.checked_mul(zm)),
+            ),
+            None => (
+                self.reference.temperature_k,
+                self.reference.pressure_kpa.checked_mul(tm),
+            ),
         };
         let vb = measured
             .value()

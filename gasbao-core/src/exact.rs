@@ -27,6 +27,38 @@ const POW10: [i128; 39] = {
     table
 };
 
+/// `10^0 ..= 10^18`: every power of ten an `i64` holds.
+const POW10_I64: [i64; 19] = {
+    let mut table = [1i64; 19];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// `(n / 10^exp, n % 10^exp)` for `1 <= exp <= 18`, by constant divisors so
+/// that the compiler replaces the division with a multiplication.
+#[inline(always)]
+fn div_rem_pow10(n: u64, exp: u32) -> Option<(u64, u64)> {
+    macro_rules! by_const {
+        ($($exp:literal => $divisor:literal),*) => {
+            match exp {
+                $($exp => Some((n / $divisor, n % $divisor)),)*
+                _ => None,
+            }
+        };
+    }
+    by_const!(
+        1 => 10, 2 => 100, 3 => 1_000, 4 => 10_000, 5 => 100_000, 6 => 1_000_000,
+        7 => 10_000_000, 8 => 100_000_000, 9 => 1_000_000_000, 10 => 10_000_000_000,
+        11 => 100_000_000_000, 12 => 1_000_000_000_000, 13 => 10_000_000_000_000,
+        14 => 100_000_000_000_000, 15 => 1_000_000_000_000_000, 16 => 10_000_000_000_000_000,
+        17 => 100_000_000_000_000_000, 18 => 1_000_000_000_000_000_000
+    )
+}
+
 /// `10^exp`, or `None` above `10^38`.
 pub(crate) fn pow10(exp: u32) -> Option<i128> {
     POW10.get(usize::try_from(exp).ok()?).copied()
@@ -35,12 +67,101 @@ pub(crate) fn pow10(exp: u32) -> Option<i128> {
 /// `round(a * b + c)` to `scale` decimal places with `mode`, computed exactly.
 ///
 /// Returns `None` when the result does not fit a `Decimal`.
+#[inline]
 pub(crate) fn mul_add_round(a: Decimal, b: Decimal, c: Decimal, scale: u32, mode: RoundingMode) -> Option<Decimal> {
-    let terms = Terms::new(a, b, c, scale)?;
-    match terms.narrow(mode) {
-        Some(result) => Some(result),
-        None => terms.wide(mode),
+    if let Some(result) = small(a, b, c, scale, mode) {
+        return Some(result);
     }
+    let terms = Terms::new(a, b, c, scale)?;
+    terms.narrow(mode).or_else(|| terms.wide(mode))
+}
+
+/// The 64-bit path, taken by every realistic fee: magnitudes in `u64`, signs
+/// apart, overflow checks of one instruction and division by a constant.
+/// `None` if anything does not fit, to fall back on the wider paths.
+#[inline]
+fn small(a: Decimal, b: Decimal, c: Decimal, target_scale: u32, mode: RoundingMode) -> Option<Decimal> {
+    let (a, b, c) = (Small::of(a)?, Small::of(b)?, Small::of(c)?);
+    let product_scale = a.scale.checked_add(b.scale)?;
+    let scale = product_scale.max(c.scale);
+    let widen = |value: u64, from: u32| value.checked_mul(pow10_u64(scale.checked_sub(from)?)?);
+    let product = widen(a.magnitude.checked_mul(b.magnitude)?, product_scale)?;
+    let (negative, sum) = signed_add(
+        a.negative != b.negative,
+        product,
+        c.negative,
+        widen(c.magnitude, c.scale)?,
+    )?;
+    let magnitude = match scale.checked_sub(target_scale) {
+        Some(0) | None => sum.checked_mul(pow10_u64(target_scale.checked_sub(scale)?)?)?,
+        Some(excess) => {
+            let (quotient, remainder) = div_rem_pow10(sum, excess)?;
+            let half = pow10_u64(excess)? / 2;
+            let remainder = match remainder.cmp(&half) {
+                _ if remainder == 0 => Remainder::Zero,
+                Ordering::Less => Remainder::BelowHalf,
+                Ordering::Equal => Remainder::Half { odd: quotient & 1 == 1 },
+                Ordering::Greater => Remainder::AboveHalf,
+            };
+            if mode.bumps_away_from_zero(negative, remainder) {
+                quotient.checked_add(1)?
+            } else {
+                quotient
+            }
+        }
+    };
+    if target_scale > 28 {
+        return None;
+    }
+    // A u64 always fits the 96-bit mantissa.
+    Some(Decimal::from_parts(
+        magnitude as u32,
+        (magnitude >> 32) as u32,
+        0,
+        negative && magnitude != 0,
+        target_scale,
+    ))
+}
+
+/// A `Decimal` whose mantissa fits in 64 bits, taken apart.
+struct Small {
+    magnitude: u64,
+    negative: bool,
+    scale: u32,
+}
+
+impl Small {
+    #[inline]
+    fn of(d: Decimal) -> Option<Small> {
+        // `serialize` is the documented layout: flags, lo, mid, hi, little-endian.
+        let [_, _, _, _, l0, l1, l2, l3, m0, m1, m2, m3, h0, h1, h2, h3] = d.serialize();
+        if u32::from_le_bytes([h0, h1, h2, h3]) != 0 {
+            return None;
+        }
+        let low = u32::from_le_bytes([l0, l1, l2, l3]);
+        let mid = u32::from_le_bytes([m0, m1, m2, m3]);
+        Some(Small {
+            magnitude: u64::from(low) | (u64::from(mid) << 32),
+            negative: d.is_sign_negative(),
+            scale: d.scale(),
+        })
+    }
+}
+
+/// Adds two signed `u64` magnitudes; `None` on overflow.
+#[inline]
+fn signed_add(a_negative: bool, a: u64, b_negative: bool, b: u64) -> Option<(bool, u64)> {
+    if a_negative == b_negative {
+        return Some((a_negative, a.checked_add(b)?));
+    }
+    match a.checked_sub(b) {
+        Some(difference) => Some((a_negative && difference != 0, difference)),
+        None => Some((b_negative, b.checked_sub(a)?)),
+    }
+}
+
+fn pow10_u64(exp: u32) -> Option<u64> {
+    POW10_I64.get(usize::try_from(exp).ok()?).map(|p| p.unsigned_abs())
 }
 
 /// `a + b` exactly, or `None` if the exact sum does not fit a `Decimal`.
@@ -50,6 +171,17 @@ pub(crate) fn mul_add_round(a: Decimal, b: Decimal, c: Decimal, scale: u32, mode
 pub(crate) fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
     // At the larger of the two scales the sum needs no rounding at all.
     mul_add_round(a, Decimal::ONE, b, a.scale().max(b.scale()), RoundingMode::Down)
+}
+
+/// `a - b` exactly, or `None` if the exact difference does not fit a `Decimal`.
+pub(crate) fn sub(a: Decimal, b: Decimal) -> Option<Decimal> {
+    mul_add_round(
+        b,
+        Decimal::NEGATIVE_ONE,
+        a,
+        a.scale().max(b.scale()),
+        RoundingMode::Down,
+    )
 }
 
 /// The integer form of `a * b + c`: mantissas and scales.
@@ -137,7 +269,11 @@ fn div_round_i128(n: i128, d: i128, mode: RoundingMode) -> Option<i128> {
     // Most bills fit in 64 bits, where division is several times cheaper.
     if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d)) {
         let quotient = n.checked_div(d)?;
-        let remainder = classify(n.checked_rem(d)?.unsigned_abs().into(), d.unsigned_abs().into(), quotient & 1 == 1)?;
+        let remainder = classify(
+            n.checked_rem(d)?.unsigned_abs().into(),
+            d.unsigned_abs().into(),
+            quotient & 1 == 1,
+        )?;
         return bump(quotient.into(), n < 0, remainder, mode);
     }
     let quotient = n.checked_div(d)?;
@@ -192,7 +328,9 @@ impl Wide {
         let mut carry: u64 = 0;
         for limb in &mut self.0 {
             // u64 * u64 + u64 < 2^128: the widening product cannot overflow.
-            let wide = u128::from(*limb).wrapping_mul(u128::from(m)).wrapping_add(u128::from(carry));
+            let wide = u128::from(*limb)
+                .wrapping_mul(u128::from(m))
+                .wrapping_add(u128::from(carry));
             *limb = wide as u64;
             carry = (wide >> 64) as u64;
         }
@@ -291,7 +429,9 @@ impl Wide {
         let digit = self.div_rem_u64(10);
         match (digit, sticky) {
             (0, false) => Remainder::Zero,
-            (5, false) => Remainder::Half { odd: self.0[0] & 1 == 1 },
+            (5, false) => Remainder::Half {
+                odd: self.0[0] & 1 == 1,
+            },
             (0..=4, _) => Remainder::BelowHalf,
             _ => Remainder::AboveHalf,
         }
@@ -335,7 +475,10 @@ mod tests {
         // bill as 0.01. The exact product is below half a fen.
         let a = dec("0.0049999999999999999999999999");
         let b = dec("1.0000000000000000000000000001");
-        assert_eq!(mul_add_round(a, b, Decimal::ZERO, 2, RoundingMode::HalfUp), Some(dec("0.00")));
+        assert_eq!(
+            mul_add_round(a, b, Decimal::ZERO, 2, RoundingMode::HalfUp),
+            Some(dec("0.00"))
+        );
     }
 
     #[test]
@@ -348,11 +491,26 @@ mod tests {
 
     #[test]
     fn result_beyond_decimal_range_is_none() {
-        assert_eq!(mul_add_round(Decimal::MAX, Decimal::TWO, Decimal::ZERO, 2, RoundingMode::HalfUp), None);
+        assert_eq!(
+            mul_add_round(Decimal::MAX, Decimal::TWO, Decimal::ZERO, 2, RoundingMode::HalfUp),
+            None
+        );
         // Decimal::MAX is a whole number of fen; it fits with scale 0.
-        assert_eq!(mul_add_round(Decimal::MAX, Decimal::ONE, Decimal::ZERO, 2, RoundingMode::HalfUp), Some(Decimal::MAX));
+        assert_eq!(
+            mul_add_round(Decimal::MAX, Decimal::ONE, Decimal::ZERO, 2, RoundingMode::HalfUp),
+            Some(Decimal::MAX)
+        );
         let just_above_max_fen = Decimal::from_i128_with_scale(i128::from(u64::MAX) << 32 | 0xFFFF_FFFF, 1);
-        assert_eq!(mul_add_round(just_above_max_fen, Decimal::TEN, Decimal::ONE_HUNDRED, 2, RoundingMode::HalfUp), None);
+        assert_eq!(
+            mul_add_round(
+                just_above_max_fen,
+                Decimal::TEN,
+                Decimal::ONE_HUNDRED,
+                2,
+                RoundingMode::HalfUp
+            ),
+            None
+        );
     }
 
     const ALL_MODES: [RoundingMode; 7] = [
@@ -396,6 +554,14 @@ mod tests {
             prop_assume!(reference.scale() == (a.scale() + b.scale()).max(c.scale()));
             let strategy: RoundingStrategy = mode.strategy();
             prop_assert_eq!(mul_add_round(a, b, c, 2, mode), Some(reference.round_dp_with_strategy(2, strategy)));
+        }
+
+        #[test]
+        fn small_and_narrow_agree(a in small_decimal(), b in small_decimal(), c in medium_decimal(), scale in 0u32..=6, mode in mode()) {
+            let t = Terms::new(a, b, c, scale).unwrap();
+            if let Some(small) = small(a, b, c, scale, mode) {
+                prop_assert_eq!(Some(small), t.narrow(mode));
+            }
         }
 
         #[test]

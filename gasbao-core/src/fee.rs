@@ -28,10 +28,12 @@ use crate::rounding::RoundingMode;
 /// assert_eq!(total, Money::from_fen(3_722));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[inline]
 pub fn fee(base: Money, price: UnitPrice, volume: Volume, mode: RoundingMode) -> Result<Money, TariffError> {
-    exact::mul_add_round(price.value(), volume.value(), base.yuan(), 2, mode)
-        .map(Money::new)
-        .ok_or(TariffError::Overflow { step: Step::Fee })
+    match exact::mul_add_round(price.value(), volume.value(), base.yuan(), 2, mode) {
+        Some(amount) => Ok(Money::new(amount)),
+        None => Err(TariffError::Overflow { step: Step::Fee }),
+    }
 }
 
 /// `price x volume` rounded once to the fen; the amount of one bill line.

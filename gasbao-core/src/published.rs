@@ -60,7 +60,10 @@ pub fn shanghai_residential() -> TieredTariff {
 /// calendar-year cycle.
 #[must_use]
 pub fn shanghai_residential_from_2014_09_01() -> TariffSchedule {
-    TariffSchedule::from_valid_parts(BillingCycle::default(), vec![entry((2014, 9, 1), shanghai_residential())])
+    TariffSchedule::from_valid_parts(
+        BillingCycle::default(),
+        vec![entry((2014, 9, 1), shanghai_residential())],
+    )
 }
 
 /// Shanghai schools and care homes: a flat 3.05 CNY/m3.
@@ -85,7 +88,10 @@ pub fn chongqing_peak_season_prices() -> [UnitPrice; 3] {
 /// # Errors
 ///
 /// [`ScheduleError::InvalidSeasonTariff`] if the thresholds do not increase.
-pub fn chongqing_residential(thresholds: [Volume; 2], off_season_prices: [UnitPrice; 3]) -> Result<SeasonalTariff, ScheduleError> {
+pub fn chongqing_residential(
+    thresholds: [Volume; 2],
+    off_season_prices: [UnitPrice; 3],
+) -> Result<SeasonalTariff, ScheduleError> {
     let [low, high] = thresholds;
     let season = |index: usize, name: &str, months: Vec<u8>, [p1, p2, p3]: [UnitPrice; 3]| {
         let tariff = TieredTariff::new(vec![Tier::up_to(low, p1), Tier::up_to(high, p2), Tier::above(p3)])
@@ -104,7 +110,11 @@ pub fn chongqing_residential(thresholds: [Volume; 2], off_season_prices: [UnitPr
 
 fn three_tiers([t1, t2]: [u64; 2], [p1, p2, p3]: [u64; 3], (members, extra): (u32, u64)) -> TieredTariff {
     TieredTariff::from_valid_parts(
-        vec![Tier::up_to(m3(t1), price(p1)), Tier::up_to(m3(t2), price(p2)), Tier::above(price(p3))],
+        vec![
+            Tier::up_to(m3(t1), price(p1)),
+            Tier::up_to(m3(t2), price(p2)),
+            Tier::above(price(p3)),
+        ],
         Some(LargeHouseholdAllowance {
             min_members: members,
             extra: m3(extra),

@@ -49,6 +49,7 @@ impl RoundingMode {
     ///
     /// `negative` is the sign of the exact value; `remainder` classifies the
     /// discarded magnitude.
+    #[inline(always)]
     pub(crate) const fn bumps_away_from_zero(self, negative: bool, remainder: Remainder) -> bool {
         match remainder {
             Remainder::Zero => false,

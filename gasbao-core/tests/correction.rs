@@ -29,9 +29,15 @@ fn conversions_match_exact_rational_results() {
     ];
     let corrector = VolumeCorrector::default();
     for (vm, gauge, atmospheric, celsius, z, expected) in cases {
-        let vb = corrector.correct(vol(vm), &line(gauge, atmospheric, celsius, z)).unwrap();
+        let vb = corrector
+            .correct(vol(vm), &line(gauge, atmospheric, celsius, z))
+            .unwrap();
         let digits = 20 - expected.find('.').unwrap() as u32;
-        assert_eq!(vb.value().round_dp(digits), dec(expected), "{vm} m3 at {gauge} kPa, {celsius} C");
+        assert_eq!(
+            vb.value().round_dp(digits),
+            dec(expected),
+            "{vm} m3 at {gauge} kPa, {celsius} C"
+        );
     }
     // Germany's 0 C reference: 100 x (103.325 / 101.325) x (273.15 / 288.15).
     let normal = VolumeCorrector::new(ReferenceConditions::NORMAL_0C).unwrap();
@@ -45,28 +51,47 @@ fn physically_impossible_input_is_refused() {
     let v = vol("1");
     assert_eq!(
         c.correct(v, &line("0", "101.325", "-273.15", None)),
-        Err(CorrectionError::NonPositiveTemperature { which: Condition::Measured, kelvin: dec("0.00") })
+        Err(CorrectionError::NonPositiveTemperature {
+            which: Condition::Measured,
+            kelvin: dec("0.00")
+        })
     );
     assert_eq!(
         c.correct(v, &line("-101.325", "101.325", "20", None)),
-        Err(CorrectionError::NonPositivePressure { which: Condition::Measured, kpa: dec("0.000") })
+        Err(CorrectionError::NonPositivePressure {
+            which: Condition::Measured,
+            kpa: dec("0.000")
+        })
     );
     assert_eq!(
         c.correct(v, &line("0", "101.325", "20", Some("0"))),
-        Err(CorrectionError::NonPositiveCompressibility { which: Condition::Measured, z: dec("0") })
+        Err(CorrectionError::NonPositiveCompressibility {
+            which: Condition::Measured,
+            z: dec("0")
+        })
     );
-    let bad_reference = ReferenceConditions { pressure_kpa: dec("-1"), ..ReferenceConditions::GB_T_19205 };
+    let bad_reference = ReferenceConditions {
+        pressure_kpa: dec("-1"),
+        ..ReferenceConditions::GB_T_19205
+    };
     assert_eq!(
         VolumeCorrector::new(bad_reference),
-        Err(CorrectionError::NonPositivePressure { which: Condition::Reference, kpa: dec("-1") })
+        Err(CorrectionError::NonPositivePressure {
+            which: Condition::Reference,
+            kpa: dec("-1")
+        })
     );
     assert_eq!(
         c.correct(v, &line("0", "101.325", &Decimal::MAX.to_string(), None)),
-        Err(CorrectionError::Overflow { step: Step::AbsoluteTemperature })
+        Err(CorrectionError::Overflow {
+            step: Step::AbsoluteTemperature
+        })
     );
     assert_eq!(
         c.correct(Volume::new(Decimal::MAX).unwrap(), &line("1000", "101.325", "20", None)),
-        Err(CorrectionError::Overflow { step: Step::CorrectedVolume })
+        Err(CorrectionError::Overflow {
+            step: Step::CorrectedVolume
+        })
     );
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{dec, money, price, vol};
-use gasbao_core::{fee, Money, RoundingMode, Step, TariffError, UnitPrice, Volume};
+use gasbao_core::{Money, RoundingMode, Step, TariffError, UnitPrice, Volume, fee};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -12,30 +12,40 @@ fn fees_worked_out_by_hand() {
     use RoundingMode::*;
     // (base, price, volume, mode, expected); the exact value is in the comment.
     let cases = [
-        ("0", "2.61", "100", HalfUp, "261.00"),       // 261
-        ("5.00", "2.61", "12.345", HalfUp, "37.22"),  // 5 + 32.22045
-        ("0", "2.61", "0.5", HalfUp, "1.31"),         // 1.305
-        ("0", "2.61", "0.5", HalfEven, "1.30"),       // 1.305, 0 is even
-        ("0", "2.61", "0.5", HalfDown, "1.30"),       // 1.305
-        ("0", "2.61", "0.5", Down, "1.30"),           // 1.305
-        ("0", "2.61", "0.5", Up, "1.31"),             // 1.305
-        ("-1.00", "2.61", "0.5", HalfEven, "0.30"),   // 0.305, 0 is even
-        ("-5.00", "1.00", "1.005", HalfUp, "-4.00"),  // -3.995, away from zero
+        ("0", "2.61", "100", HalfUp, "261.00"),        // 261
+        ("5.00", "2.61", "12.345", HalfUp, "37.22"),   // 5 + 32.22045
+        ("0", "2.61", "0.5", HalfUp, "1.31"),          // 1.305
+        ("0", "2.61", "0.5", HalfEven, "1.30"),        // 1.305, 0 is even
+        ("0", "2.61", "0.5", HalfDown, "1.30"),        // 1.305
+        ("0", "2.61", "0.5", Down, "1.30"),            // 1.305
+        ("0", "2.61", "0.5", Up, "1.31"),              // 1.305
+        ("-1.00", "2.61", "0.5", HalfEven, "0.30"),    // 0.305, 0 is even
+        ("-5.00", "1.00", "1.005", HalfUp, "-4.00"),   // -3.995, away from zero
         ("-5.00", "1.00", "1.005", HalfDown, "-3.99"), // -3.995, toward zero
         ("-5.00", "1.00", "1.005", HalfEven, "-4.00"), // -3.995, 399 odd -> 400
         ("-5.00", "1.00", "1.005", Floor, "-4.00"),
         ("-5.00", "1.00", "1.005", Ceiling, "-3.99"),
         ("-5.00", "1.00", "1.005", Down, "-3.99"),
         ("-5.00", "1.00", "1.005", Up, "-4.00"),
-        ("0.004", "1.00", "0.001", HalfUp, "0.01"),   // 0.005: a sub-fen base is part of the exact sum
+        ("0.004", "1.00", "0.001", HalfUp, "0.01"), // 0.005: a sub-fen base is part of the exact sum
         ("0.004", "1.00", "0.001", HalfEven, "0.00"), // 0.005, 0 is even
         // 0.0049999999999999999999999999 x 1.0000000000000000000000000001
         // = 0.00499999999999999999999999994999..., below half a fen. Decimal's
         // own product rounds it to 0.005 first; the exact fee does not.
-        ("0", "0.0049999999999999999999999999", "1.0000000000000000000000000001", HalfUp, "0.00"),
+        (
+            "0",
+            "0.0049999999999999999999999999",
+            "1.0000000000000000000000000001",
+            HalfUp,
+            "0.00",
+        ),
     ];
     for (base, p, v, mode, expected) in cases {
-        assert_eq!(fee(money(base), price(p), vol(v), mode), Ok(money(expected)), "{base} + {p} x {v} {mode:?}");
+        assert_eq!(
+            fee(money(base), price(p), vol(v), mode),
+            Ok(money(expected)),
+            "{base} + {p} x {v} {mode:?}"
+        );
     }
 }
 

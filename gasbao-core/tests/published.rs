@@ -3,7 +3,7 @@
 mod common;
 
 use common::{date, price, vol};
-use gasbao_core::{published, TariffSchedule, TieredTariff, UnitPrice};
+use gasbao_core::{TariffSchedule, TieredTariff, UnitPrice, published};
 
 fn prices(t: &TieredTariff) -> Vec<UnitPrice> {
     t.tiers().iter().map(|tier| tier.price).collect()
@@ -20,7 +20,10 @@ fn published_tariffs_survive_the_validating_constructors() {
         let json = serde_json::to_string(&tariff).unwrap();
         assert_eq!(serde_json::from_str::<TieredTariff>(&json).unwrap(), tariff);
     }
-    for schedule in [published::beijing_residential_2018(), published::shanghai_residential_from_2014_09_01()] {
+    for schedule in [
+        published::beijing_residential_2018(),
+        published::shanghai_residential_from_2014_09_01(),
+    ] {
         let json = serde_json::to_string(&schedule).unwrap();
         assert_eq!(serde_json::from_str::<TariffSchedule>(&json).unwrap(), schedule);
     }
@@ -42,10 +45,19 @@ fn the_2018_beijing_rise_is_035_on_every_tier() {
 
 #[test]
 fn chongqing_peak_season_is_november_to_march() {
-    let seasonal = published::chongqing_residential([vol("300"), vol("600")], [price("1"), price("2"), price("3")]).unwrap();
-    for (day, season) in [("2024-11-01", "peak"), ("2025-03-31", "peak"), ("2025-04-01", "off-season"), ("2025-10-31", "off-season")] {
+    let seasonal =
+        published::chongqing_residential([vol("300"), vol("600")], [price("1"), price("2"), price("3")]).unwrap();
+    for (day, season) in [
+        ("2024-11-01", "peak"),
+        ("2025-03-31", "peak"),
+        ("2025-04-01", "off-season"),
+        ("2025-10-31", "off-season"),
+    ] {
         assert_eq!(seasonal.season_on(date(day)).name, season, "{day}");
     }
-    assert_eq!(prices(&seasonal.season_on(date("2025-01-15")).tariff), [price("2.13"), price("2.30"), price("2.65")]);
+    assert_eq!(
+        prices(&seasonal.season_on(date("2025-01-15")).tariff),
+        [price("2.13"), price("2.30"), price("2.65")]
+    );
     assert!(published::chongqing_residential([vol("600"), vol("300")], [price("1"); 3]).is_err());
 }

@@ -38,7 +38,10 @@ fn fen_conversions() {
     // Trailing zeros beyond the fen are still whole fen.
     assert_eq!(money("1.500").to_fen(), Ok(150));
     assert_eq!(money("7").to_fen(), Ok(700));
-    assert_eq!(money("1.005").to_fen(), Err(QuantityError::NotWholeFen { amount: dec("1.005") }));
+    assert_eq!(
+        money("1.005").to_fen(),
+        Err(QuantityError::NotWholeFen { amount: dec("1.005") })
+    );
     // 1e17 yuan is 1e19 fen, above i64::MAX (about 9.2e18).
     assert_eq!(
         money("100000000000000000").to_fen(),
@@ -86,7 +89,10 @@ fn checked_arithmetic_reports_failure_instead_of_panicking() {
     assert_eq!(max.checked_add(Volume::from_whole_m3(1)), None);
     assert_eq!(Volume::from_whole_m3(1).checked_sub(Volume::from_whole_m3(2)), None);
     assert_eq!(Money::new(Decimal::MIN).checked_sub(Money::from_fen(1)), None);
-    assert_eq!(Money::checked_sum([Money::new(Decimal::MAX), Money::from_fen(100)]), None);
+    assert_eq!(
+        Money::checked_sum([Money::new(Decimal::MAX), Money::from_fen(100)]),
+        None
+    );
 }
 
 fn any_decimal() -> impl Strategy<Value = Decimal> {

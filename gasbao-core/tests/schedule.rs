@@ -4,14 +4,17 @@ mod common;
 
 use common::{date, money, price, reading, vol};
 use gasbao_core::{
-    published, BillingCycle, BillingError, Household, MeterPeriod, Money, PeriodBill, ScheduleEntry, ScheduleError,
-    Season, SeasonalTariff, TariffSchedule, Tier, TieredTariff, Volume,
+    BillingCycle, BillingError, Household, MeterPeriod, Money, PeriodBill, ScheduleEntry, ScheduleError, Season,
+    SeasonalTariff, TariffSchedule, Tier, TieredTariff, Volume, published,
 };
 use proptest::prelude::*;
 
 /// `(start, end, total)` per segment.
 fn segments(bill: &PeriodBill) -> Vec<(String, String, Money)> {
-    bill.segments().iter().map(|s| (s.start.to_string(), s.end.to_string(), s.bill.total())).collect()
+    bill.segments()
+        .iter()
+        .map(|s| (s.start.to_string(), s.end.to_string(), s.bill.total()))
+        .collect()
 }
 
 fn seg(start: &str, end: &str, total: &str) -> (String, String, Money) {
@@ -22,10 +25,15 @@ fn seg(start: &str, end: &str, total: &str) -> (String, String, Money) {
 fn price_change_without_a_reading_is_prorated_by_days() {
     // 40 m3 over 20 days; 9 days before 2018-07-10: 18 m3 at 2.61, 22 m3 at 2.96.
     let period = MeterPeriod::new(reading("2018-07-01", "100"), reading("2018-07-21", "140")).unwrap();
-    let bill = published::beijing_residential_2018().bill(&period, vol("100"), &Household::of(3)).unwrap();
+    let bill = published::beijing_residential_2018()
+        .bill(&period, vol("100"), &Household::of(3))
+        .unwrap();
     assert_eq!(
         segments(&bill),
-        [seg("2018-07-01", "2018-07-10", "46.98"), seg("2018-07-10", "2018-07-21", "65.12")]
+        [
+            seg("2018-07-01", "2018-07-10", "46.98"),
+            seg("2018-07-10", "2018-07-21", "65.12")
+        ]
     );
     assert_eq!(bill.total(), money("112.10"));
     assert_eq!(bill.cumulative_after(), vol("140"));
@@ -38,7 +46,9 @@ fn price_change_with_a_reading_uses_the_reading() {
         .unwrap()
         .with_reading(reading("2018-07-10", "130"))
         .unwrap();
-    let bill = published::beijing_residential_2018().bill(&period, vol("100"), &Household::of(3)).unwrap();
+    let bill = published::beijing_residential_2018()
+        .bill(&period, vol("100"), &Household::of(3))
+        .unwrap();
     assert_eq!(bill.total(), money("107.90"));
 }
 
@@ -47,10 +57,20 @@ fn thresholds_stay_cumulative_across_a_price_change() {
     // From 330 m3: 18 m3 to 348 at 2.61 (46.98); then 2 m3 at 2.96 (5.92) and
     // 20 m3 at the new tier-2 price 3.18 (63.60).
     let period = MeterPeriod::new(reading("2018-07-01", "0"), reading("2018-07-21", "40")).unwrap();
-    let bill = published::beijing_residential_2018().bill(&period, vol("330"), &Household::of(3)).unwrap();
+    let bill = published::beijing_residential_2018()
+        .bill(&period, vol("330"), &Household::of(3))
+        .unwrap();
     let second = &bill.segments()[1];
     assert_eq!(second.prior_cumulative, vol("348"));
-    assert_eq!(second.bill.lines().iter().map(|l| (l.tier, l.amount)).collect::<Vec<_>>(), [(1, money("5.92")), (2, money("63.60"))]);
+    assert_eq!(
+        second
+            .bill
+            .lines()
+            .iter()
+            .map(|l| (l.tier, l.amount))
+            .collect::<Vec<_>>(),
+        [(1, money("5.92")), (2, money("63.60"))]
+    );
     assert_eq!(bill.total(), money("116.50"));
 }
 
@@ -59,10 +79,15 @@ fn a_new_billing_cycle_restarts_the_tiers() {
     // 20 m3 over 2018-12-22 .. 2019-01-11, 10 days each side of New Year.
     // 2018: from 495, 5 m3 at 3.18 + 5 m3 at 4.58 = 38.80; 2019: 10 m3 at 2.96.
     let period = MeterPeriod::new(reading("2018-12-22", "0"), reading("2019-01-11", "20")).unwrap();
-    let bill = published::beijing_residential_2018().bill(&period, vol("495"), &Household::of(3)).unwrap();
+    let bill = published::beijing_residential_2018()
+        .bill(&period, vol("495"), &Household::of(3))
+        .unwrap();
     assert_eq!(
         segments(&bill),
-        [seg("2018-12-22", "2019-01-01", "38.80"), seg("2019-01-01", "2019-01-11", "29.60")]
+        [
+            seg("2018-12-22", "2019-01-01", "38.80"),
+            seg("2019-01-01", "2019-01-11", "29.60")
+        ]
     );
     assert_eq!(bill.segments()[1].prior_cumulative, Volume::ZERO);
     assert_eq!(bill.cumulative_after(), vol("10"));
@@ -75,12 +100,21 @@ fn the_cycle_start_is_configurable() {
     let tariff = TieredTariff::new(vec![Tier::up_to(vol("100"), price("1.00")), Tier::above(price("2.00"))]).unwrap();
     let schedule = TariffSchedule::new(
         BillingCycle::starting(10, 1).unwrap(),
-        vec![ScheduleEntry { effective_from: date("2020-01-01"), tariff: tariff.into() }],
+        vec![ScheduleEntry {
+            effective_from: date("2020-01-01"),
+            tariff: tariff.into(),
+        }],
     )
     .unwrap();
     let period = MeterPeriod::new(reading("2024-09-21", "0"), reading("2024-10-11", "20")).unwrap();
     let bill = schedule.bill(&period, vol("95"), &Household::of(1)).unwrap();
-    assert_eq!(segments(&bill), [seg("2024-09-21", "2024-10-01", "15.00"), seg("2024-10-01", "2024-10-11", "10.00")]);
+    assert_eq!(
+        segments(&bill),
+        [
+            seg("2024-09-21", "2024-10-01", "15.00"),
+            seg("2024-10-01", "2024-10-11", "10.00")
+        ]
+    );
 }
 
 #[test]
@@ -89,8 +123,14 @@ fn prorated_volumes_are_rounded_to_the_litre_and_still_sum_exactly() {
     let schedule = TariffSchedule::new(
         BillingCycle::default(),
         vec![
-            ScheduleEntry { effective_from: date("2018-01-01"), tariff: TieredTariff::flat(price("3.00")).into() },
-            ScheduleEntry { effective_from: date("2018-07-02"), tariff: TieredTariff::flat(price("6.00")).into() },
+            ScheduleEntry {
+                effective_from: date("2018-01-01"),
+                tariff: TieredTariff::flat(price("3.00")).into(),
+            },
+            ScheduleEntry {
+                effective_from: date("2018-07-02"),
+                tariff: TieredTariff::flat(price("6.00")).into(),
+            },
         ],
     )
     .unwrap();
@@ -104,14 +144,15 @@ fn prorated_volumes_are_rounded_to_the_litre_and_still_sum_exactly() {
 
 fn chongqing_schedule() -> TariffSchedule {
     // Thresholds and off-season prices are not in the reference data; these are test inputs.
-    let seasonal = published::chongqing_residential(
-        [vol("300"), vol("600")],
-        [price("1.72"), price("2.06"), price("2.58")],
-    )
-    .unwrap();
+    let seasonal =
+        published::chongqing_residential([vol("300"), vol("600")], [price("1.72"), price("2.06"), price("2.58")])
+            .unwrap();
     TariffSchedule::new(
         BillingCycle::default(),
-        vec![ScheduleEntry { effective_from: date("2018-01-01"), tariff: seasonal }],
+        vec![ScheduleEntry {
+            effective_from: date("2018-01-01"),
+            tariff: seasonal,
+        }],
     )
     .unwrap()
 }
@@ -122,13 +163,25 @@ fn seasonal_prices_split_at_the_season_change() {
     let period = MeterPeriod::new(reading("2024-03-17", "0"), reading("2024-04-16", "30")).unwrap();
     let schedule = chongqing_schedule();
     let bill = schedule.bill(&period, Volume::ZERO, &Household::of(3)).unwrap();
-    assert_eq!(segments(&bill), [seg("2024-03-17", "2024-04-01", "31.95"), seg("2024-04-01", "2024-04-16", "25.80")]);
+    assert_eq!(
+        segments(&bill),
+        [
+            seg("2024-03-17", "2024-04-01", "31.95"),
+            seg("2024-04-01", "2024-04-16", "25.80")
+        ]
+    );
     assert_eq!(bill.segments()[0].season, "peak");
     // Above both thresholds: 15 at 2.65 + 15 at 2.58 ...
-    assert_eq!(schedule.bill(&period, vol("1000"), &Household::of(3)).unwrap().total(), money("78.45"));
+    assert_eq!(
+        schedule.bill(&period, vol("1000"), &Household::of(3)).unwrap().total(),
+        money("78.45")
+    );
     // ... unless the household is low-income: always the tier-1 price.
     let low_income = Household::of(3).billed_at_tier_one();
-    assert_eq!(schedule.bill(&period, vol("1000"), &low_income).unwrap().total(), money("57.75"));
+    assert_eq!(
+        schedule.bill(&period, vol("1000"), &low_income).unwrap().total(),
+        money("57.75")
+    );
 }
 
 #[test]
@@ -136,44 +189,83 @@ fn billing_errors_name_the_problem() {
     let before = MeterPeriod::new(reading("2017-12-01", "0"), reading("2018-01-10", "5")).unwrap();
     assert_eq!(
         published::beijing_residential_2018().bill(&before, Volume::ZERO, &Household::of(1)),
-        Err(BillingError::NoTariffInForce { date: date("2017-12-01"), first_effective: date("2018-01-01") })
+        Err(BillingError::NoTariffInForce {
+            date: date("2017-12-01"),
+            first_effective: date("2018-01-01")
+        })
     );
     assert_eq!(
         MeterPeriod::new(reading("2018-02-01", "0"), reading("2018-02-01", "5")),
-        Err(BillingError::ReadingsOutOfOrder { date: date("2018-02-01"), previous: date("2018-02-01") })
+        Err(BillingError::ReadingsOutOfOrder {
+            date: date("2018-02-01"),
+            previous: date("2018-02-01")
+        })
     );
     assert_eq!(
         MeterPeriod::new(reading("2018-02-01", "10"), reading("2018-03-01", "5")),
-        Err(BillingError::MeterWentBackwards { date: date("2018-03-01"), index: vol("5"), previous: vol("10") })
+        Err(BillingError::MeterWentBackwards {
+            date: date("2018-03-01"),
+            index: vol("5"),
+            previous: vol("10")
+        })
     );
     let period = MeterPeriod::new(reading("2018-02-01", "0"), reading("2018-03-01", "5")).unwrap();
     assert_eq!(
         period.clone().with_reading(reading("2018-03-02", "6")),
-        Err(BillingError::ReadingOutsidePeriod { date: date("2018-03-02"), start: date("2018-02-01"), end: date("2018-03-01") })
+        Err(BillingError::ReadingOutsidePeriod {
+            date: date("2018-03-02"),
+            start: date("2018-02-01"),
+            end: date("2018-03-01")
+        })
     );
     assert_eq!(
         period.with_reading(reading("2018-02-10", "7")),
-        Err(BillingError::MeterWentBackwards { date: date("2018-03-01"), index: vol("5"), previous: vol("7") })
+        Err(BillingError::MeterWentBackwards {
+            date: date("2018-03-01"),
+            index: vol("5"),
+            previous: vol("7")
+        })
     );
 }
 
 #[test]
 fn schedule_errors_name_the_problem() {
     let flat = || SeasonalTariff::from(TieredTariff::flat(price("1")));
-    let entry = |d: &str| ScheduleEntry { effective_from: date(d), tariff: flat() };
-    assert_eq!(TariffSchedule::new(BillingCycle::default(), vec![]), Err(ScheduleError::NoEntries));
+    let entry = |d: &str| ScheduleEntry {
+        effective_from: date(d),
+        tariff: flat(),
+    };
+    assert_eq!(
+        TariffSchedule::new(BillingCycle::default(), vec![]),
+        Err(ScheduleError::NoEntries)
+    );
     assert_eq!(
         TariffSchedule::new(BillingCycle::default(), vec![entry("2018-01-01"), entry("2018-01-01")]),
-        Err(ScheduleError::DuplicateEffectiveDate { date: date("2018-01-01") })
+        Err(ScheduleError::DuplicateEffectiveDate {
+            date: date("2018-01-01")
+        })
     );
-    assert_eq!(BillingCycle::starting(2, 29), Err(ScheduleError::InvalidCycleStart { month: 2, day: 29 }));
-    let season = |months: Vec<u8>| Season { name: "s".into(), months, tariff: TieredTariff::flat(price("1")) };
+    assert_eq!(
+        BillingCycle::starting(2, 29),
+        Err(ScheduleError::InvalidCycleStart { month: 2, day: 29 })
+    );
+    let season = |months: Vec<u8>| Season {
+        name: "s".into(),
+        months,
+        tariff: TieredTariff::flat(price("1")),
+    };
     assert_eq!(
         SeasonalTariff::new(vec![season(vec![1, 2]), season(vec![2])]),
         Err(ScheduleError::MonthInTwoSeasons { month: 2 })
     );
-    assert_eq!(SeasonalTariff::new(vec![season((1..=11).collect())]), Err(ScheduleError::MonthWithoutSeason { month: 12 }));
-    assert_eq!(SeasonalTariff::new(vec![season(vec![13])]), Err(ScheduleError::InvalidMonth { month: 13 }));
+    assert_eq!(
+        SeasonalTariff::new(vec![season((1..=11).collect())]),
+        Err(ScheduleError::MonthWithoutSeason { month: 12 })
+    );
+    assert_eq!(
+        SeasonalTariff::new(vec![season(vec![13])]),
+        Err(ScheduleError::InvalidMonth { month: 13 })
+    );
 }
 
 #[test]
@@ -211,7 +303,10 @@ fn a_period() -> impl Strategy<Value = MeterPeriod> {
                 day = next_day(day);
             }
             index += used;
-            readings.push(gasbao_core::MeterReading::new(day, Volume::new(rust_decimal::Decimal::new(index, 2)).unwrap()));
+            readings.push(gasbao_core::MeterReading::new(
+                day,
+                Volume::new(rust_decimal::Decimal::new(index, 2)).unwrap(),
+            ));
         }
         MeterPeriod::try_from(readings).unwrap()
     })

@@ -4,7 +4,7 @@ mod common;
 
 use common::{money, price, vol};
 use gasbao_core::{
-    published, Bill, Household, Money, RoundingMode, Step, TariffError, Tier, TieredTariff, TierProblem, Volume,
+    Bill, Household, Money, RoundingMode, Step, TariffError, Tier, TierProblem, TieredTariff, Volume, published,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -18,14 +18,21 @@ fn lines(bill: &Bill) -> Vec<(usize, Volume, Money)> {
 fn beijing_bills_worked_out_by_hand() {
     // Thresholds 350 / 500 m3; prices 2.61 / 2.83 / 4.23.
     let beijing = published::beijing_residential();
-    let cases: [(&str, &str, &[(usize, &str, &str)], &str); 7] = [
+    /// `(prior, used, [(tier, volume, amount)], total)`.
+    type Case = (&'static str, &'static str, &'static [(usize, &'static str, &'static str)], &'static str);
+    let cases: [Case; 7] = [
         ("0", "100", &[(1, "100", "261.00")], "261.00"),
         // Exactly at the threshold: all tier 1.
         ("0", "350", &[(1, "350", "913.50")], "913.50"),
         // One litre over: 0.001 x 2.83 = 0.00283, rounds to 0.00 but is still a line.
         ("0", "350.001", &[(1, "350", "913.50"), (2, "0.001", "0.00")], "913.50"),
         // Straddling all three tiers: 50 x 2.61, 150 x 2.83, 50 x 4.23.
-        ("300", "250", &[(1, "50", "130.50"), (2, "150", "424.50"), (3, "50", "211.50")], "766.50"),
+        (
+            "300",
+            "250",
+            &[(1, "50", "130.50"), (2, "150", "424.50"), (3, "50", "211.50")],
+            "766.50",
+        ),
         ("600", "10", &[(3, "10", "42.30")], "42.30"),
         ("500", "0", &[], "0"),
         // 12.345 x 2.61 = 32.22045.
@@ -42,19 +49,32 @@ fn beijing_bills_worked_out_by_hand() {
 #[test]
 fn large_households_get_the_allowance_on_every_threshold() {
     // Beijing, 6 people: thresholds 500 / 650. 600 m3 from zero: 500 x 2.61 + 100 x 2.83.
-    let six = published::beijing_residential().for_household(&Household::of(6)).unwrap();
+    let six = published::beijing_residential()
+        .for_household(&Household::of(6))
+        .unwrap();
     let bill = six.bill(Volume::ZERO, vol("600")).unwrap();
-    assert_eq!(lines(&bill), [(1, vol("500"), money("1305.00")), (2, vol("100"), money("283.00"))]);
+    assert_eq!(
+        lines(&bill),
+        [(1, vol("500"), money("1305.00")), (2, vol("100"), money("283.00"))]
+    );
     // 5 people do not qualify in Beijing: 350 x 2.61 + 150 x 2.83 + 100 x 4.23.
-    let five = published::beijing_residential().for_household(&Household::of(5)).unwrap();
+    let five = published::beijing_residential()
+        .for_household(&Household::of(5))
+        .unwrap();
     // 913.50 + 424.50 + 423.00.
     assert_eq!(five.bill(Volume::ZERO, vol("600")).unwrap().total(), money("1761.00"));
     // Shanghai, 5 people: thresholds 460 / 670. 300 m3 after 400: 60 x 3.00, 210 x 3.30, 30 x 4.20.
-    let shanghai = published::shanghai_residential().for_household(&Household::of(5)).unwrap();
+    let shanghai = published::shanghai_residential()
+        .for_household(&Household::of(5))
+        .unwrap();
     let bill = shanghai.bill(vol("400"), vol("300")).unwrap();
     assert_eq!(
         lines(&bill),
-        [(1, vol("60"), money("180.00")), (2, vol("210"), money("693.00")), (3, vol("30"), money("126.00"))]
+        [
+            (1, vol("60"), money("180.00")),
+            (2, vol("210"), money("693.00")),
+            (3, vol("30"), money("126.00"))
+        ]
     );
     // The adjusted tariff has no allowance left to apply twice.
     assert_eq!(shanghai.for_household(&Household::of(5)).unwrap(), shanghai);
@@ -63,7 +83,9 @@ fn large_households_get_the_allowance_on_every_threshold() {
 #[test]
 fn shanghai_published_table() {
     // 600 m3 from zero: 310 x 3.00 + 210 x 3.30 + 80 x 4.20.
-    let bill = published::shanghai_residential().bill(Volume::ZERO, vol("600")).unwrap();
+    let bill = published::shanghai_residential()
+        .bill(Volume::ZERO, vol("600"))
+        .unwrap();
     assert_eq!(bill.total(), money("1959.00"));
     let schools = published::shanghai_schools_and_care_homes();
     assert_eq!(schools.bill(vol("10000"), vol("100")).unwrap().total(), money("305.00"));
@@ -81,7 +103,10 @@ fn total_is_the_sum_of_rounded_lines_not_the_rounded_exact_total() {
     // 0.5 x 2.61 = 1.305 -> 1.31 and 0.5 x 2.83 = 1.415 -> 1.42: the bill shows
     // 2.73, although the exact total 2.72 would round to 2.72.
     let bill = published::beijing_residential().bill(vol("349.5"), vol("1")).unwrap();
-    assert_eq!(lines(&bill), [(1, vol("0.5"), money("1.31")), (2, vol("0.5"), money("1.42"))]);
+    assert_eq!(
+        lines(&bill),
+        [(1, vol("0.5"), money("1.31")), (2, vol("0.5"), money("1.42"))]
+    );
     assert_eq!(bill.total(), money("2.73"));
     // With half-even: 1.30 + 1.42.
     let even = published::beijing_residential().with_rounding(RoundingMode::HalfEven);
@@ -93,7 +118,11 @@ fn invalid_tiers_are_named() {
     let p = price("1");
     assert_eq!(TieredTariff::new(vec![]), Err(TariffError::NoTiers));
     assert_eq!(
-        TieredTariff::new(vec![Tier::up_to(vol("350"), p), Tier::up_to(vol("300"), p), Tier::above(p)]),
+        TieredTariff::new(vec![
+            Tier::up_to(vol("350"), p),
+            Tier::up_to(vol("300"), p),
+            Tier::above(p)
+        ]),
         Err(TariffError::InvalidTier {
             tier: 2,
             problem: TierProblem::NotIncreasing {
@@ -159,16 +188,23 @@ fn huge_volumes_overflow_with_the_step() {
     let max = Volume::new(Decimal::MAX).unwrap();
     assert_eq!(
         beijing.bill(max, vol("0.001")),
-        Err(TariffError::Overflow { step: Step::CumulativeVolume })
+        Err(TariffError::Overflow {
+            step: Step::CumulativeVolume
+        })
     );
-    assert_eq!(beijing.bill(Volume::ZERO, max), Err(TariffError::Overflow { step: Step::LineAmount }));
+    assert_eq!(
+        beijing.bill(Volume::ZERO, max),
+        Err(TariffError::Overflow { step: Step::LineAmount })
+    );
     let allowance = TieredTariff::new(vec![Tier::up_to(max, price("1")), Tier::above(price("2"))])
         .unwrap()
         .with_large_household_allowance(1, vol("1"))
         .unwrap();
     assert_eq!(
         allowance.for_household(&Household::of(1)),
-        Err(TariffError::Overflow { step: Step::TierThreshold })
+        Err(TariffError::Overflow {
+            step: Step::TierThreshold
+        })
     );
 }
 
@@ -183,7 +219,10 @@ fn a_tariff() -> impl Strategy<Value = TieredTariff> {
             let mut tiers = Vec::new();
             for (step, &(p, s)) in steps.iter().zip(&prices) {
                 threshold += step;
-                tiers.push(Tier::up_to(Volume::new(Decimal::new(threshold as i64, 1)).unwrap(), price(&Decimal::new(p, s).to_string())));
+                tiers.push(Tier::up_to(
+                    Volume::new(Decimal::new(threshold as i64, 1)).unwrap(),
+                    price(&Decimal::new(p, s).to_string()),
+                ));
             }
             let (p, s) = prices[4];
             tiers.push(Tier::above(price(&Decimal::new(p, s).to_string())));
@@ -261,7 +300,9 @@ proptest! {
 #[test]
 fn a_stored_bill_with_a_wrong_total_is_refused() {
     let bill = published::beijing_residential().bill(vol("300"), vol("100")).unwrap();
-    let json = serde_json::to_string(&bill).unwrap().replace("\"272.00\"", "\"272.01\"");
+    let json = serde_json::to_string(&bill)
+        .unwrap()
+        .replace("\"272.00\"", "\"272.01\"");
     assert_eq!(bill.total(), money("272.00"));
     let err = serde_json::from_str::<Bill>(&json).unwrap_err().to_string();
     assert!(err.contains("differs from the sum"), "{err}");

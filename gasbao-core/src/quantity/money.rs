@@ -91,7 +91,7 @@ impl Money {
     /// `self - rhs` exactly, or `None` if the exact difference does not fit a `Decimal`.
     #[must_use]
     pub fn checked_sub(self, rhs: Money) -> Option<Money> {
-        crate::exact::add(self.0, -rhs.0).map(Money)
+        crate::exact::sub(self.0, rhs.0).map(Money)
     }
 
     /// The sum of `amounts`, or `None` on overflow.

@@ -56,7 +56,7 @@ macro_rules! non_negative_decimal {
                     return None;
                 }
                 // Both are non-negative and rhs <= self: the exact difference fits.
-                crate::exact::add(self.0, -rhs.0).map(|d| $name(d.abs()))
+                crate::exact::sub(self.0, rhs.0).map(|d| $name(d.abs()))
             }
 
             /// The value rounded to `dp` decimal places with `mode`.

@@ -88,7 +88,10 @@ impl MeterPeriod {
             Ok(_) => return Err(outside),
             Err(position) => position,
         };
-        let before = position.checked_sub(1).and_then(|p| self.readings.get(p)).ok_or(outside.clone())?;
+        let before = position
+            .checked_sub(1)
+            .and_then(|p| self.readings.get(p))
+            .ok_or(outside.clone())?;
         let after = self.readings.get(position).ok_or(outside)?;
         check_step(before, &reading)?;
         check_step(&reading, after)?;

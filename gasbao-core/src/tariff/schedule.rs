@@ -186,7 +186,12 @@ impl TariffSchedule {
     /// [`BillingError::NoTariffInForce`] if the period starts before the first
     /// entry; [`BillingError::Segment`] naming the segment whose bill failed;
     /// [`BillingError::Overflow`] for volumes or amounts beyond `Decimal`.
-    pub fn bill(&self, period: &MeterPeriod, prior_cumulative: Volume, household: &Household) -> Result<PeriodBill, BillingError> {
+    pub fn bill(
+        &self,
+        period: &MeterPeriod,
+        prior_cumulative: Volume,
+        household: &Household,
+    ) -> Result<PeriodBill, BillingError> {
         let mut segments = Vec::new();
         let mut total = Money::ZERO;
         let mut cumulative = prior_cumulative;
@@ -222,9 +227,9 @@ impl TariffSchedule {
                 prior_cumulative: cumulative,
                 bill,
             });
-            cumulative = cumulative
-                .checked_add(volume)
-                .ok_or(BillingError::Overflow { step: Step::CumulativeVolume })?;
+            cumulative = cumulative.checked_add(volume).ok_or(BillingError::Overflow {
+                step: Step::CumulativeVolume,
+            })?;
         }
         Ok(PeriodBill {
             segments,
@@ -326,7 +331,10 @@ impl TryFrom<ScheduleSpec> for TariffSchedule {
     type Error = ScheduleError;
 
     fn try_from(spec: ScheduleSpec) -> Result<TariffSchedule, ScheduleError> {
-        Ok(TariffSchedule::new(spec.cycle, spec.entries)?.with_proration(spec.proration_scale, spec.proration_rounding))
+        Ok(
+            TariffSchedule::new(spec.cycle, spec.entries)?
+                .with_proration(spec.proration_scale, spec.proration_rounding),
+        )
     }
 }
 

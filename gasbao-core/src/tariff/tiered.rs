@@ -126,7 +126,11 @@ impl TieredTariff {
     /// # Errors
     ///
     /// [`TariffError::ZeroMemberAllowance`] if `min_members` is zero.
-    pub fn with_large_household_allowance(mut self, min_members: u32, extra: Volume) -> Result<TieredTariff, TariffError> {
+    pub fn with_large_household_allowance(
+        mut self,
+        min_members: u32,
+        extra: Volume,
+    ) -> Result<TieredTariff, TariffError> {
         if min_members == 0 {
             return Err(TariffError::ZeroMemberAllowance);
         }
@@ -181,9 +185,9 @@ impl TieredTariff {
         if let Some(allowance) = self.large_household.filter(|a| household.members() >= a.min_members) {
             for tier in &mut adjusted.tiers {
                 if let Some(up_to) = tier.up_to.as_mut() {
-                    *up_to = up_to
-                        .checked_add(allowance.extra)
-                        .ok_or(TariffError::Overflow { step: Step::TierThreshold })?;
+                    *up_to = up_to.checked_add(allowance.extra).ok_or(TariffError::Overflow {
+                        step: Step::TierThreshold,
+                    })?;
                 }
             }
         }
@@ -202,9 +206,9 @@ impl TieredTariff {
     /// [`TariffError::Overflow`] naming the step, for volumes or amounts too
     /// large for a `Decimal`.
     pub fn bill(&self, prior_cumulative: Volume, consumption: Volume) -> Result<Bill, TariffError> {
-        let end = prior_cumulative
-            .checked_add(consumption)
-            .ok_or(TariffError::Overflow { step: Step::CumulativeVolume })?;
+        let end = prior_cumulative.checked_add(consumption).ok_or(TariffError::Overflow {
+            step: Step::CumulativeVolume,
+        })?;
         let mut lines = Vec::new();
         let mut total = Money::ZERO;
         let mut lower = Volume::ZERO;
