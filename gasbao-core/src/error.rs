@@ -16,6 +16,8 @@ pub enum Step {
     TierThreshold,
     /// Cumulative volume (prior + consumption) while billing.
     CumulativeVolume,
+    /// One bill line's volume (the part of the consumption in one tier).
+    LineVolume,
     /// One bill line's amount.
     LineAmount,
     /// The sum of a bill's line amounts.
@@ -40,6 +42,7 @@ impl std::fmt::Display for Step {
             Step::Fee => "fee (price x volume + base)",
             Step::TierThreshold => "tier threshold plus household allowance",
             Step::CumulativeVolume => "cumulative volume",
+            Step::LineVolume => "bill line volume",
             Step::LineAmount => "bill line amount",
             Step::BillTotal => "bill total",
             Step::MeterAdvance => "meter advance between readings",
@@ -146,9 +149,6 @@ pub enum TariffError {
         #[source]
         problem: TierProblem,
     },
-    /// A large-household rule needs at least one member.
-    #[error("a large-household allowance must apply from at least 1 member")]
-    ZeroMemberAllowance,
 }
 
 /// A [`TariffSchedule`](crate::TariffSchedule) or [`BillingCycle`](crate::BillingCycle)

@@ -4,6 +4,8 @@
 //! Only what those notices state is encoded; where a notice leaves a value out
 //! (Chongqing's thresholds and off-season prices) the constructor asks for it.
 
+use std::num::NonZeroU32;
+
 use crate::date::Date;
 use crate::error::ScheduleError;
 use crate::quantity::{UnitPrice, Volume};
@@ -115,8 +117,8 @@ fn three_tiers([t1, t2]: [u64; 2], [p1, p2, p3]: [u64; 3], (members, extra): (u3
             Tier::up_to(m3(t2), price(p2)),
             Tier::above(price(p3)),
         ],
-        Some(LargeHouseholdAllowance {
-            min_members: members,
+        NonZeroU32::new(members).map(|min_members| LargeHouseholdAllowance {
+            min_members,
             extra: m3(extra),
         }),
     )

@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{date, money, price, reading, vol};
+use common::{date, line_volumes, money, price, reading, vol};
 use gasbao_core::{
     BillingCycle, BillingError, Household, MeterPeriod, Money, PeriodBill, ScheduleEntry, ScheduleError, Season,
-    SeasonalTariff, TariffSchedule, Tier, TieredTariff, Volume, published,
+    SeasonalTariff, Step, TariffSchedule, Tier, TieredTariff, Volume, published,
 };
 use proptest::prelude::*;
 
@@ -136,7 +136,7 @@ fn prorated_volumes_are_rounded_to_the_litre_and_still_sum_exactly() {
     .unwrap();
     let period = MeterPeriod::new(reading("2018-07-01", "0"), reading("2018-07-04", "1")).unwrap();
     let bill = schedule.bill(&period, Volume::ZERO, &Household::of(1)).unwrap();
-    let volumes: Vec<_> = bill.segments().iter().map(|s| s.bill.volume()).collect();
+    let volumes: Vec<_> = bill.segments().iter().map(|s| line_volumes(&s.bill)).collect();
     assert_eq!(volumes, [vol("0.333"), vol("0.667")]);
     // 0.999 -> 1.00 and 4.002 -> 4.00.
     assert_eq!(bill.total(), money("5.00"));
@@ -207,6 +207,17 @@ fn billing_errors_name_the_problem() {
             date: date("2018-03-01"),
             index: vol("5"),
             previous: vol("10")
+        })
+    );
+    // Found by fuzzing: 16711790 - 792281.62514264337593543950335 needs 31
+    // digits. The advance must be refused, not taken as zero.
+    assert_eq!(
+        MeterPeriod::new(
+            reading("2018-02-01", "792281.62514264337593543950335"),
+            reading("2018-03-01", "16711790")
+        ),
+        Err(BillingError::Overflow {
+            step: Step::MeterAdvance
         })
     );
     let period = MeterPeriod::new(reading("2018-02-01", "0"), reading("2018-03-01", "5")).unwrap();
@@ -322,7 +333,7 @@ proptest! {
         let schedule = if seasonal { chongqing_schedule() } else { published::beijing_residential_2018() };
         let prior = Volume::new(rust_decimal::Decimal::new(prior, 2)).unwrap();
         let bill = schedule.bill(&period, prior, &Household::of(4)).unwrap();
-        let volume = bill.segments().iter().map(|s| s.bill.volume()).fold(Volume::ZERO, |a, v| a.checked_add(v).unwrap());
+        let volume = bill.segments().iter().map(|s| line_volumes(&s.bill)).fold(Volume::ZERO, |a, v| a.checked_add(v).unwrap());
         prop_assert_eq!(volume, period.consumption());
         prop_assert_eq!(Money::checked_sum(bill.segments().iter().map(|s| s.bill.total())), Some(bill.total()));
         // Segments tile the period, and each lies within one billing cycle.

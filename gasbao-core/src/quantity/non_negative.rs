@@ -49,7 +49,8 @@ macro_rules! non_negative_decimal {
                 crate::exact::add(self.0, rhs.0).map($name)
             }
 
-            /// `self - rhs`, or `None` if the result would be negative.
+            /// `self - rhs` exactly, or `None` if the result would be negative or
+            /// does not fit a `Decimal`.
             #[must_use]
             pub fn checked_sub(self, rhs: $name) -> Option<$name> {
                 if rhs.0 > self.0 {

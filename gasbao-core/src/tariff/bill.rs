@@ -18,20 +18,21 @@ pub struct BillLine {
     pub amount: Money,
 }
 
-/// A bill: one [`BillLine`] per tier touched, and a total that is exactly the
-/// sum of the line amounts.
+/// A bill: one [`BillLine`] per tier touched, whose volumes sum exactly to the
+/// billed volume and whose amounts sum exactly to the total.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "BillRecord", into = "BillRecord")]
 pub struct Bill {
     lines: Vec<BillLine>,
     total: Money,
+    volume: Volume,
 }
 
 impl Bill {
-    /// `total` must be the sum of the lines' amounts; callers in this crate
-    /// compute it while building the lines.
-    pub(crate) fn from_parts(lines: Vec<BillLine>, total: Money) -> Bill {
-        Bill { lines, total }
+    /// `total` and `volume` must be the sums of the lines' amounts and volumes;
+    /// callers in this crate build them together.
+    pub(crate) fn from_parts(lines: Vec<BillLine>, total: Money, volume: Volume) -> Bill {
+        Bill { lines, total, volume }
     }
 
     /// The lines, lowest tier first.
@@ -46,14 +47,10 @@ impl Bill {
         self.total
     }
 
-    /// The billed volume: the sum of the line volumes.
+    /// The billed volume, which the line volumes sum to.
     #[must_use]
     pub fn volume(&self) -> Volume {
-        // The lines' volumes sum to a consumption that already fitted a Volume.
-        self.lines
-            .iter()
-            .try_fold(Volume::ZERO, |sum, line| sum.checked_add(line.volume))
-            .unwrap_or(Volume::ZERO)
+        self.volume
     }
 }
 
@@ -63,13 +60,16 @@ impl Bill {
 struct BillRecord {
     lines: Vec<BillLine>,
     total: Money,
+    volume: Volume,
 }
 
-/// Why a stored [`Bill`] was refused: its total is not the sum of its lines.
+/// Why a stored [`Bill`] was refused: a stored sum differs from its lines.
 #[derive(Debug, thiserror::Error)]
-#[error("stored bill total {stored} differs from the sum of its line amounts")]
-struct InconsistentBill {
-    stored: Money,
+enum InconsistentBill {
+    #[error("stored bill total {0} differs from the sum of its line amounts")]
+    Total(Money),
+    #[error("stored bill volume {0} differs from the sum of its line volumes")]
+    Volume(Volume),
 }
 
 impl TryFrom<BillRecord> for Bill {
@@ -77,9 +77,16 @@ impl TryFrom<BillRecord> for Bill {
 
     fn try_from(record: BillRecord) -> Result<Bill, InconsistentBill> {
         if Money::checked_sum(record.lines.iter().map(|l| l.amount)) != Some(record.total) {
-            return Err(InconsistentBill { stored: record.total });
+            return Err(InconsistentBill::Total(record.total));
         }
-        Ok(Bill::from_parts(record.lines, record.total))
+        let volume = record
+            .lines
+            .iter()
+            .try_fold(Volume::ZERO, |sum, l| sum.checked_add(l.volume));
+        if volume != Some(record.volume) {
+            return Err(InconsistentBill::Volume(record.volume));
+        }
+        Ok(Bill::from_parts(record.lines, record.total, record.volume))
     }
 }
 
@@ -88,6 +95,7 @@ impl From<Bill> for BillRecord {
         BillRecord {
             lines: bill.lines,
             total: bill.total,
+            volume: bill.volume,
         }
     }
 }

@@ -52,6 +52,8 @@ impl MeterReading {
 pub struct MeterPeriod {
     /// At least two readings, dates strictly increasing, indexes non-decreasing.
     readings: Vec<MeterReading>,
+    /// Last index minus first, checked representable at construction.
+    consumption: Volume,
 }
 
 impl MeterPeriod {
@@ -60,11 +62,13 @@ impl MeterPeriod {
     /// # Errors
     ///
     /// [`BillingError::ReadingsOutOfOrder`] unless `end` is after `start`;
-    /// [`BillingError::MeterWentBackwards`] if the index went down.
+    /// [`BillingError::MeterWentBackwards`] if the index went down;
+    /// [`BillingError::Overflow`] if the advance cannot be represented exactly.
     pub fn new(start: MeterReading, end: MeterReading) -> Result<MeterPeriod, BillingError> {
-        check_step(&start, &end)?;
+        let consumption = advance(&start, &end)?;
         Ok(MeterPeriod {
             readings: vec![start, end],
+            consumption,
         })
     }
 
@@ -93,8 +97,8 @@ impl MeterPeriod {
             .and_then(|p| self.readings.get(p))
             .ok_or(outside.clone())?;
         let after = self.readings.get(position).ok_or(outside)?;
-        check_step(before, &reading)?;
-        check_step(&reading, after)?;
+        advance(before, &reading)?;
+        advance(&reading, after)?;
         self.readings.insert(position, reading);
         Ok(self)
     }
@@ -121,8 +125,7 @@ impl MeterPeriod {
     /// Volume used over the whole period: last index minus first.
     #[must_use]
     pub fn consumption(&self) -> Volume {
-        // Construction checked that indexes never decrease.
-        self.end().index.checked_sub(self.start().index).unwrap_or(Volume::ZERO)
+        self.consumption
     }
 
     /// The meter index at the start of `date` (within the period): the reading
@@ -168,7 +171,8 @@ impl MeterPeriod {
     }
 }
 
-fn check_step(earlier: &MeterReading, later: &MeterReading) -> Result<(), BillingError> {
+/// The volume used from `earlier` to `later`, checking that they are in order.
+fn advance(earlier: &MeterReading, later: &MeterReading) -> Result<Volume, BillingError> {
     if later.date <= earlier.date {
         return Err(BillingError::ReadingsOutOfOrder {
             date: later.date,
@@ -182,7 +186,9 @@ fn check_step(earlier: &MeterReading, later: &MeterReading) -> Result<(), Billin
             previous: earlier.index,
         });
     }
-    Ok(())
+    later.index.checked_sub(earlier.index).ok_or(BillingError::Overflow {
+        step: Step::MeterAdvance,
+    })
 }
 
 impl TryFrom<Vec<MeterReading>> for MeterPeriod {

@@ -195,6 +195,8 @@ impl TariffSchedule {
         let mut segments = Vec::new();
         let mut total = Money::ZERO;
         let mut cumulative = prior_cumulative;
+        // Summed as we go so that a bill that exists always sums exactly.
+        let mut billed = Volume::ZERO;
         for (start, end) in self.segment_bounds(period)? {
             let key = self.key_on(start)?;
             let entry = &self.entries[key.entry];
@@ -207,6 +209,9 @@ impl TariffSchedule {
             let to = period.index_on(end, self.proration_scale, self.proration_rounding)?;
             let volume = to
                 .checked_sub(from)
+                .ok_or(BillingError::Overflow { step: Step::Proration })?;
+            billed = billed
+                .checked_add(volume)
                 .ok_or(BillingError::Overflow { step: Step::Proration })?;
             let season = entry.tariff.season_on(start);
             let failed = |source| BillingError::Segment { start, end, source };

@@ -1,5 +1,7 @@
 //! A tiered (block) tariff: each slice of the year's cumulative volume has its price.
 
+use std::num::NonZeroU32;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Step, TariffError, TierProblem};
@@ -45,7 +47,7 @@ impl Tier {
 #[serde(deny_unknown_fields)]
 pub struct LargeHouseholdAllowance {
     /// Smallest household that gets the allowance.
-    pub min_members: u32,
+    pub min_members: NonZeroU32,
     /// Volume added to each threshold.
     pub extra: Volume,
 }
@@ -122,20 +124,10 @@ impl TieredTariff {
     }
 
     /// The same tariff with a large-household allowance.
-    ///
-    /// # Errors
-    ///
-    /// [`TariffError::ZeroMemberAllowance`] if `min_members` is zero.
-    pub fn with_large_household_allowance(
-        mut self,
-        min_members: u32,
-        extra: Volume,
-    ) -> Result<TieredTariff, TariffError> {
-        if min_members == 0 {
-            return Err(TariffError::ZeroMemberAllowance);
-        }
-        self.large_household = Some(LargeHouseholdAllowance { min_members, extra });
-        Ok(self)
+    #[must_use]
+    pub fn with_large_household_allowance(mut self, allowance: LargeHouseholdAllowance) -> TieredTariff {
+        self.large_household = Some(allowance);
+        self
     }
 
     /// The same tariff, rounding line amounts with `mode`.
@@ -182,7 +174,10 @@ impl TieredTariff {
             large_household: None,
             ..self.clone()
         };
-        if let Some(allowance) = self.large_household.filter(|a| household.members() >= a.min_members) {
+        if let Some(allowance) = self
+            .large_household
+            .filter(|a| household.members() >= a.min_members.get())
+        {
             for tier in &mut adjusted.tiers {
                 if let Some(up_to) = tier.up_to.as_mut() {
                     *up_to = up_to.checked_add(allowance.extra).ok_or(TariffError::Overflow {
@@ -211,12 +206,19 @@ impl TieredTariff {
         })?;
         let mut lines = Vec::new();
         let mut total = Money::ZERO;
+        // Summed as we go so that a bill that exists always sums exactly.
+        let mut billed = Volume::ZERO;
         let mut lower = Volume::ZERO;
         for (index, tier) in self.tiers.iter().enumerate() {
             let upper = tier.up_to.map_or(end, |up_to| up_to.min(end));
             let from = prior_cumulative.max(lower);
-            // `checked_sub` is `None` exactly when this tier is not touched.
-            if let Some(volume) = upper.checked_sub(from).filter(|v| !v.is_zero()) {
+            if upper > from {
+                let volume = upper
+                    .checked_sub(from)
+                    .ok_or(TariffError::Overflow { step: Step::LineVolume })?;
+                billed = billed
+                    .checked_add(volume)
+                    .ok_or(TariffError::Overflow { step: Step::LineVolume })?;
                 let amount = line_amount(tier.price, volume, self.rounding)?;
                 total = total
                     .checked_add(amount)
@@ -233,7 +235,7 @@ impl TieredTariff {
                 _ => break,
             }
         }
-        Ok(Bill::from_parts(lines, total))
+        Ok(Bill::from_parts(lines, total, consumption))
     }
 }
 
@@ -275,11 +277,10 @@ impl TryFrom<TieredTariffSpec> for TieredTariff {
     type Error = TariffError;
 
     fn try_from(spec: TieredTariffSpec) -> Result<TieredTariff, TariffError> {
-        let tariff = TieredTariff::new(spec.tiers)?.with_rounding(spec.rounding);
-        match spec.large_household {
-            Some(a) => tariff.with_large_household_allowance(a.min_members, a.extra),
-            None => Ok(tariff),
-        }
+        Ok(TieredTariff {
+            large_household: spec.large_household,
+            ..TieredTariff::new(spec.tiers)?.with_rounding(spec.rounding)
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: short constructors from literals.
 #![allow(dead_code, unreachable_pub)]
 
-use gasbao_core::{Date, MeterReading, Money, UnitPrice, Volume};
+use gasbao_core::{Bill, Date, MeterReading, Money, UnitPrice, Volume};
 use rust_decimal::Decimal;
 
 pub fn dec(text: &str) -> Decimal {
@@ -26,4 +26,11 @@ pub fn date(text: &str) -> Date {
 
 pub fn reading(day: &str, index: &str) -> MeterReading {
     MeterReading::new(date(day), vol(index))
+}
+
+/// The sum of a bill's line volumes, added up here rather than trusted.
+pub fn line_volumes(bill: &Bill) -> Volume {
+    bill.lines()
+        .iter()
+        .fold(Volume::ZERO, |sum, line| sum.checked_add(line.volume).unwrap())
 }

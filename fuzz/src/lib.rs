@@ -1,0 +1,118 @@
+//! Arbitrary inputs for the gasbao fuzz targets, shared so that every target
+//! explores the same corners: small everyday values and values near the limits.
+
+use arbitrary::Arbitrary;
+use gasbao_core::{Date, Household, MeterReading, RoundingMode, UnitPrice, Volume};
+use rust_decimal::Decimal;
+
+/// A decimal that is usually small (so tariffs make sense) and sometimes any
+/// 96-bit value at any scale (so limits are reached).
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub enum FuzzDecimal {
+    /// `mantissa / 10^(scale % 7)`.
+    Small { mantissa: i32, scale: u8 },
+    /// Any `Decimal`.
+    Any {
+        lo: u32,
+        mid: u32,
+        hi: u32,
+        negative: bool,
+        scale: u8,
+    },
+}
+
+impl FuzzDecimal {
+    pub fn get(self) -> Decimal {
+        match self {
+            FuzzDecimal::Small { mantissa, scale } => Decimal::new(mantissa.into(), u32::from(scale % 7)),
+            FuzzDecimal::Any {
+                lo,
+                mid,
+                hi,
+                negative,
+                scale,
+            } => Decimal::from_parts(lo, mid, hi, negative, u32::from(scale % 29)),
+        }
+    }
+
+    /// The absolute value as a volume (volumes are never negative).
+    pub fn volume(self) -> Volume {
+        Volume::new(self.get().abs()).unwrap_or(Volume::ZERO)
+    }
+
+    /// The absolute value as a unit price.
+    pub fn price(self) -> UnitPrice {
+        UnitPrice::new(self.get().abs()).unwrap_or(UnitPrice::ZERO)
+    }
+}
+
+/// Every rounding mode.
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub enum FuzzRounding {
+    HalfUp,
+    HalfEven,
+    HalfDown,
+    Down,
+    Up,
+    Floor,
+    Ceiling,
+}
+
+impl FuzzRounding {
+    pub fn get(self) -> RoundingMode {
+        match self {
+            FuzzRounding::HalfUp => RoundingMode::HalfUp,
+            FuzzRounding::HalfEven => RoundingMode::HalfEven,
+            FuzzRounding::HalfDown => RoundingMode::HalfDown,
+            FuzzRounding::Down => RoundingMode::Down,
+            FuzzRounding::Up => RoundingMode::Up,
+            FuzzRounding::Floor => RoundingMode::Floor,
+            FuzzRounding::Ceiling => RoundingMode::Ceiling,
+        }
+    }
+}
+
+/// A household: size and whether it is billed at tier 1 throughout.
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub struct FuzzHousehold {
+    pub members: u8,
+    pub tier_one_only: bool,
+}
+
+impl FuzzHousehold {
+    pub fn get(self) -> Household {
+        let household = Household::of(self.members.into());
+        if self.tier_one_only {
+            household.billed_at_tier_one()
+        } else {
+            household
+        }
+    }
+}
+
+/// A date near 2018 (day offsets keep most inputs valid), or raw fields.
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub struct FuzzDate {
+    pub year: i16,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl FuzzDate {
+    pub fn get(self) -> Option<Date> {
+        Date::new(2018 + i32::from(self.year % 8), self.month % 13, self.day % 32).ok()
+    }
+}
+
+/// A meter reading.
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub struct FuzzReading {
+    pub date: FuzzDate,
+    pub index: FuzzDecimal,
+}
+
+impl FuzzReading {
+    pub fn get(self) -> Option<MeterReading> {
+        Some(MeterReading::new(self.date.get()?, self.index.volume()))
+    }
+}
