@@ -57,6 +57,11 @@
     )
 )]
 
+/// The README's examples run as doctests, so the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod correction;
 mod date;
 mod error;
