@@ -5,8 +5,7 @@
 
 use std::error::Error;
 
-use gasbao::core::{Date, Household, MeterPeriod, MeterReading, PeriodBill, TariffSchedule, Volume, published};
-use rust_decimal::Decimal;
+use gasbao::core::{Date, Household, MeterPeriod, MeterReading, Money, PeriodBill, TariffSchedule, Volume, published};
 
 /// A household, its tariff schedule and its meter readings for the year.
 struct Account {
@@ -59,15 +58,10 @@ fn bill_year(account: &Account) -> Result<(), Box<dyn Error>> {
     let readings = account
         .readings
         .iter()
-        .map(|&(date, index)| {
-            Ok(MeterReading::new(
-                date.parse::<Date>()?,
-                Volume::new(index.parse::<Decimal>()?)?,
-            ))
-        })
+        .map(|&(date, index)| Ok(MeterReading::new(date.parse::<Date>()?, index.parse::<Volume>()?)))
         .collect::<Result<Vec<_>, Box<dyn Error>>>()?;
     let mut cumulative = Volume::ZERO;
-    let mut year_total = gasbao::core::Money::ZERO;
+    let mut year_total = Money::ZERO;
     for pair in readings.windows(2) {
         let period = MeterPeriod::new(pair[0], pair[1])?;
         let bill = account.schedule.bill(&period, cumulative, &account.household)?;

@@ -90,6 +90,14 @@ pub enum QuantityError {
         /// The refused value.
         value: Decimal,
     },
+    /// The text is not a decimal number.
+    #[error("{text:?} is not a decimal {quantity}")]
+    Unparsable {
+        /// Which quantity was being parsed.
+        quantity: Quantity,
+        /// The refused text (at most 64 characters of it).
+        text: String,
+    },
     /// The amount has a fraction of a fen, so it has no exact fen value.
     #[error("{amount} CNY is not a whole number of fen; round it first")]
     NotWholeFen {

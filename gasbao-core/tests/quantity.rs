@@ -29,6 +29,27 @@ fn negative_volume_and_price_are_refused_with_the_value() {
 }
 
 #[test]
+fn parsing_from_text() {
+    assert_eq!("350.5".parse::<Volume>(), Ok(Volume::new(dec("350.5")).unwrap()));
+    assert_eq!(" 2.61 ".parse::<UnitPrice>(), Ok(UnitPrice::from_fen_per_m3(261)));
+    assert_eq!("-12.30".parse::<Money>(), Ok(Money::from_fen(-1230)));
+    assert_eq!(
+        "-1".parse::<Volume>(),
+        Err(QuantityError::Negative {
+            quantity: Quantity::Volume,
+            value: dec("-1")
+        })
+    );
+    assert_eq!(
+        "2,61".parse::<UnitPrice>(),
+        Err(QuantityError::Unparsable {
+            quantity: Quantity::UnitPrice,
+            text: "2,61".into()
+        })
+    );
+}
+
+#[test]
 fn fen_conversions() {
     assert_eq!(Money::from_fen(26_135).to_string(), "261.35");
     assert_eq!(Money::from_fen(-1).to_string(), "-0.01");

@@ -113,6 +113,15 @@ impl fmt::Display for Money {
     }
 }
 
+impl std::str::FromStr for Money {
+    type Err = QuantityError;
+
+    /// Parses a decimal amount of yuan such as `"-12.30"`.
+    fn from_str(text: &str) -> Result<Money, QuantityError> {
+        super::parse_decimal(text, crate::error::Quantity::Money).map(Money)
+    }
+}
+
 impl From<Money> for Decimal {
     fn from(m: Money) -> Decimal {
         m.0

@@ -74,6 +74,15 @@ macro_rules! non_negative_decimal {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = QuantityError;
+
+            /// Parses a decimal number such as `"350.5"`; negative values are refused.
+            fn from_str(text: &str) -> Result<$name, QuantityError> {
+                $name::new(super::parse_decimal(text, $quantity)?)
+            }
+        }
+
         impl TryFrom<Decimal> for $name {
             type Error = QuantityError;
 
