@@ -461,7 +461,7 @@ mod tests {
     #[test]
     fn wide_path_agrees_with_narrow_path_on_small_inputs() {
         for (a, b, c) in [("2.61", "350.5", "0"), ("-1.005", "3", "0.01"), ("0.125", "1", "-7")] {
-            for mode in ALL_MODES {
+            for mode in RoundingMode::ALL {
                 let t = Terms::new(dec(a), dec(b), dec(c), 2).unwrap();
                 assert_eq!(t.narrow(mode), t.wide(mode), "{a} * {b} + {c} {mode:?}");
             }
@@ -513,16 +513,6 @@ mod tests {
         );
     }
 
-    const ALL_MODES: [RoundingMode; 7] = [
-        RoundingMode::HalfUp,
-        RoundingMode::HalfEven,
-        RoundingMode::HalfDown,
-        RoundingMode::Down,
-        RoundingMode::Up,
-        RoundingMode::Floor,
-        RoundingMode::Ceiling,
-    ];
-
     /// Up to 10 digits: products of two fit Decimal's 28 digits exactly.
     fn small_decimal() -> impl Strategy<Value = Decimal> {
         (any::<i32>(), 0u32..=9).prop_map(|(m, s)| Decimal::new(m.into(), s))
@@ -539,7 +529,7 @@ mod tests {
     }
 
     fn mode() -> impl Strategy<Value = RoundingMode> {
-        proptest::sample::select(ALL_MODES.to_vec())
+        proptest::sample::select(RoundingMode::ALL.to_vec())
     }
 
     proptest! {

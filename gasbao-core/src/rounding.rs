@@ -30,6 +30,17 @@ pub enum RoundingMode {
 }
 
 impl RoundingMode {
+    /// Every mode, in declaration order.
+    pub const ALL: [RoundingMode; 7] = [
+        RoundingMode::HalfUp,
+        RoundingMode::HalfEven,
+        RoundingMode::HalfDown,
+        RoundingMode::Down,
+        RoundingMode::Up,
+        RoundingMode::Floor,
+        RoundingMode::Ceiling,
+    ];
+
     /// The equivalent `rust_decimal` strategy.
     #[must_use]
     pub const fn strategy(self) -> RoundingStrategy {

@@ -90,8 +90,7 @@ fn any_decimal() -> impl Strategy<Value = Decimal> {
 }
 
 fn mode() -> impl Strategy<Value = RoundingMode> {
-    use RoundingMode::*;
-    proptest::sample::select(vec![HalfUp, HalfEven, HalfDown, Down, Up, Floor, Ceiling])
+    proptest::sample::select(RoundingMode::ALL.to_vec())
 }
 
 proptest! {
