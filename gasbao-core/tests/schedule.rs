@@ -335,6 +335,7 @@ proptest! {
         let bill = schedule.bill(&period, prior, &Household::of(4)).unwrap();
         let volume = bill.segments().iter().map(|s| line_volumes(&s.bill)).fold(Volume::ZERO, |a, v| a.checked_add(v).unwrap());
         prop_assert_eq!(volume, period.consumption());
+        prop_assert_eq!(bill.volume(), period.consumption());
         prop_assert_eq!(Money::checked_sum(bill.segments().iter().map(|s| s.bill.total())), Some(bill.total()));
         // Segments tile the period, and each lies within one billing cycle.
         prop_assert_eq!(bill.segments().first().map(|s| s.start), Some(period.start().date));

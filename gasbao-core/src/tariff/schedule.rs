@@ -76,6 +76,7 @@ pub struct TariffSchedule {
 pub struct PeriodBill {
     segments: Vec<SegmentBill>,
     total: Money,
+    volume: Volume,
     cumulative_after: Volume,
 }
 
@@ -110,6 +111,13 @@ impl PeriodBill {
     #[must_use]
     pub fn total(&self) -> Money {
         self.total
+    }
+
+    /// Volume billed for the period: the sum of the segment volumes, which is
+    /// exactly the period's consumption.
+    #[must_use]
+    pub fn volume(&self) -> Volume {
+        self.volume
     }
 
     /// Cumulative volume of the current billing cycle after this period; pass
@@ -197,8 +205,7 @@ impl TariffSchedule {
         let mut cumulative = prior_cumulative;
         // Summed as we go so that a bill that exists always sums exactly.
         let mut billed = Volume::ZERO;
-        for (start, end) in self.segment_bounds(period)? {
-            let key = self.key_on(start)?;
+        for (start, end, key) in self.segments_of(period)? {
             let entry = &self.entries[key.entry];
             if let Some(previous) = segments.last().map(|s: &SegmentBill| s.cycle_start)
                 && previous != key.cycle_start
@@ -239,12 +246,13 @@ impl TariffSchedule {
         Ok(PeriodBill {
             segments,
             total,
+            volume: billed,
             cumulative_after: cumulative,
         })
     }
 
-    /// `[start, end)` of each segment of `period`, in order.
-    fn segment_bounds(&self, period: &MeterPeriod) -> Result<Vec<(Date, Date)>, BillingError> {
+    /// `[start, end)` of each segment of `period`, in order, with what decides its tariff.
+    fn segments_of(&self, period: &MeterPeriod) -> Result<Vec<(Date, Date, SegmentKey)>, BillingError> {
         let (start, end) = (period.start().date, period.end().date);
         let inside = |d: &Date| start < *d && *d < end;
         let mut cuts: BTreeSet<Date> = self.entries.iter().map(|e| e.effective_from).filter(inside).collect();
@@ -266,12 +274,12 @@ impl TariffSchedule {
         for cut in cuts {
             let cut_key = self.key_on(cut)?;
             if cut_key != key {
-                bounds.push((segment_start, cut));
+                bounds.push((segment_start, cut, key));
                 segment_start = cut;
                 key = cut_key;
             }
         }
-        bounds.push((segment_start, end));
+        bounds.push((segment_start, end, key));
         Ok(bounds)
     }
 
