@@ -85,11 +85,19 @@ fuzz_target!(|input: Input| {
     assert_eq!(segments.first().map(|s| s.start), Some(period.start().date));
     assert_eq!(segments.last().map(|s| s.end), Some(period.end().date));
     assert!(segments.windows(2).all(|w| w[0].end == w[1].start));
-    let volume = segments
-        .iter()
-        .flat_map(|s| s.bill.lines())
-        .try_fold(Volume::ZERO, |sum, line| sum.checked_add(line.volume));
+    // Lines within a segment, then segments in order: the order in which the
+    // bill itself checks that every partial sum is representable.
+    let volume = segments.iter().try_fold(Volume::ZERO, |sum, s| {
+        let lines = s
+            .bill
+            .lines()
+            .iter()
+            .try_fold(Volume::ZERO, |acc, l| acc.checked_add(l.volume))?;
+        assert_eq!(lines, s.bill.volume());
+        sum.checked_add(lines)
+    });
     assert_eq!(volume, Some(period.consumption()));
+    assert_eq!(bill.volume(), period.consumption());
     assert_eq!(
         Money::checked_sum(segments.iter().map(|s| s.bill.total())),
         Some(bill.total())
