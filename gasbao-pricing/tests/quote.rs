@@ -1,0 +1,181 @@
+//! Quotes for the reference configuration, worked out by hand.
+//!
+//! Source prices: pipeline 2.05 + 0.30 x 400 / 1000 + 0.08 = 2.25;
+//! LNG 2.80 + 0.0006 x 150 + 0.25 + 10 x 0.002 = 3.16;
+//! SNG 2.30 x 1.02^3 = 2.4407784 (three contract years to 2026-11-21).
+
+mod common;
+
+use common::{city_gas, dec, request};
+use gasbao_core::UnitPrice;
+use gasbao_pricing::{Bound, CustomerClass, Factor, Quote};
+use rust_decimal::Decimal;
+
+fn price(text: &str) -> UnitPrice {
+    text.parse().unwrap()
+}
+
+/// blended + factor effects + rounding + band effect.
+fn replayed(quote: &Quote) -> Decimal {
+    let factors: Decimal = quote.factors.iter().map(|f| f.effect).sum();
+    quote.blended + factors + quote.rounding + quote.band.effect
+}
+
+#[test]
+fn source_prices_are_itemised() {
+    let quote = city_gas()
+        .quote(&request(
+            &city_gas(),
+            "12:00",
+            CustomerClass::Residential,
+            [6000, 1000, 3000],
+            "0.5",
+        ))
+        .unwrap();
+    let prices: Vec<_> = quote.sources.iter().map(|s| (s.id.as_str(), s.price)).collect();
+    assert_eq!(
+        prices,
+        [
+            ("west-east-pipeline", dec("2.25")),
+            ("coastal-lng", dec("3.16")),
+            ("sng-contract", dec("2.4407784"))
+        ]
+    );
+    let pipeline: Vec<_> = quote.sources[0]
+        .components
+        .iter()
+        .map(|c| (c.name.as_ref(), c.amount))
+        .collect();
+    assert_eq!(
+        pipeline,
+        [
+            ("city-gate", dec("2.05")),
+            ("transport", dec("0.12")),
+            ("utilisation surcharge", dec("0.08"))
+        ]
+    );
+}
+
+#[test]
+fn pipeline_heavy_mix_at_peak_and_valley_cap_not_binding() {
+    // (6000 x 2.25 + 1000 x 3.16 + 3000 x 2.4407784) / 10000 = 2.39823352.
+    let setup = city_gas();
+    let peak = setup
+        .quote(&request(
+            &setup,
+            "08:00",
+            CustomerClass::Residential,
+            [6000, 1000, 3000],
+            "0.5",
+        ))
+        .unwrap();
+    assert_eq!(peak.blended, dec("2.39823352"));
+    // x 1.15 = 2.757968548; inventory 0.5 is in the x 1.00 band; half-up 2.76.
+    assert_eq!(
+        peak.factors[0].factor,
+        Factor::TimeOfUse {
+            period: "morning peak".into()
+        }
+    );
+    assert_eq!(peak.factors[0].effect, dec("0.359735028"));
+    assert_eq!(peak.factors[1].effect, Decimal::ZERO);
+    assert_eq!(peak.price, price("2.76"));
+    assert_eq!(peak.band.bound, None);
+    // x 0.90 = 2.158410168 -> 2.16.
+    let valley = setup
+        .quote(&request(
+            &setup,
+            "02:00",
+            CustomerClass::Residential,
+            [6000, 1000, 3000],
+            "0.5",
+        ))
+        .unwrap();
+    assert_eq!(valley.price, price("2.16"));
+    for quote in [&peak, &valley] {
+        assert_eq!(replayed(quote), quote.price.value());
+        assert_eq!(quote.revision, "2026-11 city gas");
+    }
+}
+
+#[test]
+fn lng_heavy_mix_at_peak_hits_the_cap() {
+    // (1000 x 2.25 + 8000 x 3.16 + 1000 x 2.4407784) / 10000 = 2.99707784;
+    // peak: 3.446639516 -> 3.45, above both caps.
+    let setup = city_gas();
+    let residential = setup
+        .quote(&request(
+            &setup,
+            "18:30",
+            CustomerClass::Residential,
+            [1000, 8000, 1000],
+            "0.5",
+        ))
+        .unwrap();
+    assert_eq!(residential.blended, dec("2.99707784"));
+    assert_eq!(residential.rounding, dec("0.003360484"));
+    assert_eq!(residential.band.bound, Some(Bound::Cap));
+    assert_eq!(residential.band.effect, dec("-0.45"));
+    assert_eq!(residential.price, price("3.00"));
+    // Non-residential: benchmark 2.60 may rise 20% to 3.12.
+    let business = setup
+        .quote(&request(
+            &setup,
+            "18:30",
+            CustomerClass::NonResidential,
+            [1000, 8000, 1000],
+            "0.5",
+        ))
+        .unwrap();
+    assert_eq!(business.band.cap, Some(dec("3.12")));
+    assert_eq!(business.price, price("3.12"));
+    // Valley: 2.697370056 -> 2.70, under the cap.
+    let valley = setup
+        .quote(&request(
+            &setup,
+            "23:30",
+            CustomerClass::Residential,
+            [1000, 8000, 1000],
+            "0.5",
+        ))
+        .unwrap();
+    assert_eq!(valley.price, price("2.70"));
+    assert_eq!(valley.band.bound, None);
+    for quote in [&residential, &business, &valley] {
+        assert_eq!(replayed(quote), quote.price.value());
+    }
+}
+
+#[test]
+fn scarce_inventory_raises_the_price() {
+    // 2.39823352 x 1.15 x 1.05 = 2.8958669754 -> 2.90.
+    let setup = city_gas();
+    let quote = setup
+        .quote(&request(
+            &setup,
+            "08:00",
+            CustomerClass::Residential,
+            [6000, 1000, 3000],
+            "0.1",
+        ))
+        .unwrap();
+    assert_eq!(quote.factors[1].factor, Factor::Inventory { ratio: dec("0.1") });
+    assert_eq!(quote.factors[1].effect, dec("0.1378984274"));
+    assert_eq!(quote.price, price("2.90"));
+}
+
+#[test]
+fn quotes_are_stored_and_read_back_unchanged() {
+    let setup = city_gas();
+    let quote = setup
+        .quote(&request(
+            &setup,
+            "08:00",
+            CustomerClass::Residential,
+            [6000, 1000, 3000],
+            "0.5",
+        ))
+        .unwrap();
+    let json = serde_json::to_string(&quote).unwrap();
+    assert_eq!(serde_json::from_str::<Quote>(&json).unwrap(), quote);
+}
