@@ -6,8 +6,13 @@
 //! | feature | module | crate |
 //! |---|---|---|
 //! | `core` (default) | [`core`] | `gasbao-core`: money, volume, tariffs, PTZ correction |
+//! | `pricing` (default) | [`pricing`] | `gasbao-pricing`: multi-source pricing, blending, audited quotes |
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "core")]
 #[doc(inline)]
 pub use gasbao_core as core;
+
+#[cfg(feature = "pricing")]
+#[doc(inline)]
+pub use gasbao_pricing as pricing;

@@ -101,3 +101,36 @@ impl FuzzReading {
         Some(MeterReading::new(self.date.get()?, self.index.volume()))
     }
 }
+
+/// The laws every quote keeps: the breakdown reproduces the price, the price
+/// is whole fen inside the band, and the blend lies between the supplied
+/// sources' prices.
+pub fn check_quote_laws(quote: &gasbao_pricing::Quote) {
+    let factors = quote
+        .factors
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, f| sum.checked_add(f.effect));
+    let replayed = factors
+        .and_then(|f| quote.blended.checked_add(f))
+        .and_then(|p| p.checked_add(quote.rounding))
+        .and_then(|p| p.checked_add(quote.band.effect));
+    assert_eq!(
+        replayed,
+        Some(quote.price.value()),
+        "breakdown does not reproduce {quote:?}"
+    );
+    let price = quote.price.value();
+    assert!(price.normalize().scale() <= 2, "not whole fen: {price}");
+    assert!(quote.band.cap.is_none_or(|cap| price <= cap), "above cap: {quote:?}");
+    assert!(
+        quote.band.floor.is_none_or(|floor| price >= floor),
+        "below floor: {quote:?}"
+    );
+    let supplied = quote.sources.iter().filter(|s| !s.weight.is_zero()).map(|s| s.price);
+    if let (Some(low), Some(high)) = (supplied.clone().min(), supplied.max()) {
+        assert!(
+            low <= quote.blended && quote.blended <= high,
+            "blend out of range: {quote:?}"
+        );
+    }
+}

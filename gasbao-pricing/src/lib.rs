@@ -46,6 +46,11 @@
 //! `blended + factor effects + rounding + band effect == price`.
 #![forbid(unsafe_code)]
 
+/// The README's examples run as doctests, so the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod band;
 mod catalog;
 mod error;

@@ -1,5 +1,8 @@
 //! A quote and its itemised breakdown, and how one is made.
 
+use std::fmt;
+use std::sync::Arc;
+
 use gasbao_core::UnitPrice;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -24,7 +27,7 @@ pub const CARRY_SCALE: u32 = 10;
 #[non_exhaustive]
 pub struct Quote {
     /// The configuration revision used.
-    pub revision: String,
+    pub revision: Arc<str>,
     /// Local time quoted for.
     pub at: LocalTime,
     /// Customer class quoted for.
@@ -48,9 +51,9 @@ pub struct Quote {
 #[non_exhaustive]
 pub struct SourceLine {
     /// Source id.
-    pub id: String,
+    pub id: Arc<str>,
     /// Strategy kind.
-    pub kind: String,
+    pub kind: Arc<str>,
     /// Price per m3, carried at [`CARRY_SCALE`] decimals.
     pub price: Decimal,
     /// Weight in the blend (supply volume or configured weight).
@@ -79,13 +82,23 @@ pub enum Factor {
     /// The time-of-use period in force.
     TimeOfUse {
         /// Period name.
-        period: String,
+        period: Arc<str>,
     },
     /// The inventory ratio.
     Inventory {
         /// Stock / capacity.
         ratio: Decimal,
     },
+}
+
+impl fmt::Display for Factor {
+    /// `time of use (evening peak)`, `inventory (ratio 0.24)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Factor::TimeOfUse { period } => write!(f, "time of use ({period})"),
+            Factor::Inventory { ratio } => write!(f, "inventory (ratio {ratio})"),
+        }
+    }
 }
 
 /// The regulatory band in a [`Quote`].
@@ -145,12 +158,13 @@ pub(crate) fn make(setup: &PricingSetup, request: &QuoteRequest) -> Result<Quote
                 })?
                 .value(),
         };
+        let price = carry(priced.price());
         sources.push(SourceLine {
-            id: source.id.to_string(),
-            kind: source.kind.to_string(),
-            price: carry(priced.price()),
+            id: Arc::clone(&source.id),
+            kind: Arc::clone(&source.kind),
+            price,
             weight,
-            components: priced.components().to_vec(),
+            components: priced.into_components(),
         });
     }
     let blended = blend(&sources)?;
@@ -172,7 +186,7 @@ pub(crate) fn make(setup: &PricingSetup, request: &QuoteRequest) -> Result<Quote
         let period = time_of_use.period_at(request.at);
         apply(
             Factor::TimeOfUse {
-                period: period.name.clone(),
+                period: Arc::clone(&period.name),
             },
             period.multiplier,
         )?;
@@ -200,7 +214,7 @@ pub(crate) fn make(setup: &PricingSetup, request: &QuoteRequest) -> Result<Quote
         effect: final_price.checked_sub(rounded).ok_or_else(|| overflow("band"))?,
     };
     Ok(Quote {
-        revision: setup.revision().to_owned(),
+        revision: setup.revision_arc(),
         at: request.at,
         customer: request.customer,
         sources,

@@ -1,6 +1,8 @@
 //! A validated pricing setup: sources plus market rules, built from code or
 //! from one configuration document.
 
+use std::sync::Arc;
+
 use gasbao_core::RoundingMode;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -65,7 +67,7 @@ pub struct MarketRules {
 /// ```
 #[derive(Debug, Clone)]
 pub struct PricingSetup {
-    revision: String,
+    revision: Arc<str>,
     sources: SourceRegistry,
     rules: MarketRules,
 }
@@ -103,7 +105,7 @@ impl PricingSetup {
             return Err(ConfigError::AllWeightsZero);
         }
         Ok(PricingSetup {
-            revision: revision.to_owned(),
+            revision: revision.into(),
             sources,
             rules,
         })
@@ -151,6 +153,10 @@ impl PricingSetup {
     #[must_use]
     pub fn revision(&self) -> &str {
         &self.revision
+    }
+
+    pub(crate) fn revision_arc(&self) -> Arc<str> {
+        Arc::clone(&self.revision)
     }
 
     /// The sources.

@@ -130,6 +130,12 @@ impl SourcePrice {
     pub fn components(&self) -> &[PriceComponent] {
         &self.components
     }
+
+    /// The items, taken out.
+    #[must_use]
+    pub fn into_components(self) -> Vec<PriceComponent> {
+        self.components
+    }
 }
 
 /// Refuses a negative parameter, naming it.

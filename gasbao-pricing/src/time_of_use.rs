@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -106,7 +107,7 @@ impl From<LocalTime> for String {
 #[serde(deny_unknown_fields)]
 pub struct TimeOfUsePeriod {
     /// Name shown in quotes, e.g. `"peak"`.
-    pub name: String,
+    pub name: Arc<str>,
     /// First second of the period.
     pub from: LocalTime,
     /// First second after the period.
@@ -127,7 +128,7 @@ pub struct TimeOfUsePeriod {
 ///     name: name.into(), from: from.parse().unwrap(), to: to.parse().unwrap(), multiplier: Decimal::new(m, 2),
 /// };
 /// let tou = TimeOfUse::new(vec![period("peak", "07:00", "23:00", 110), period("valley", "23:00", "07:00", 90)])?;
-/// assert_eq!(tou.period_at("02:00".parse()?).name, "valley");
+/// assert_eq!(&*tou.period_at("02:00".parse()?).name, "valley");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,8 +175,8 @@ impl TimeOfUse {
             }
             if length > until_next {
                 return Err(ConfigError::TimeOfUseOverlap {
-                    first: period.name.clone(),
-                    second: next.name.clone(),
+                    first: period.name.to_string(),
+                    second: next.name.to_string(),
                     at: next.from,
                 });
             }
@@ -244,7 +245,7 @@ mod tests {
             ("22:59:59", "flat"),
             ("23:00", "valley"),
         ] {
-            assert_eq!(tou.period_at(at.parse().unwrap()).name, name, "{at}");
+            assert_eq!(&*tou.period_at(at.parse().unwrap()).name, name, "{at}");
         }
     }
 

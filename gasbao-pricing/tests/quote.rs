@@ -32,7 +32,7 @@ fn source_prices_are_itemised() {
             "0.5",
         ))
         .unwrap();
-    let prices: Vec<_> = quote.sources.iter().map(|s| (s.id.as_str(), s.price)).collect();
+    let prices: Vec<_> = quote.sources.iter().map(|s| (&*s.id, s.price)).collect();
     assert_eq!(
         prices,
         [
@@ -94,7 +94,7 @@ fn pipeline_heavy_mix_at_peak_and_valley_cap_not_binding() {
     assert_eq!(valley.price, price("2.16"));
     for quote in [&peak, &valley] {
         assert_eq!(replayed(quote), quote.price.value());
-        assert_eq!(quote.revision, "2026-11 city gas");
+        assert_eq!(&*quote.revision, "2026-11 city gas");
     }
 }
 

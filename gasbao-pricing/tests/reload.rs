@@ -40,7 +40,7 @@ fn quotes_never_mix_revisions_while_reloading() {
                 let mut seen = [0u32; 2];
                 while !stop.load(Ordering::Relaxed) {
                     let quote = pricer.quote(&request).unwrap();
-                    let index = revisions.iter().position(|(r, _)| *r == quote.revision).unwrap();
+                    let index = revisions.iter().position(|(r, _)| *r == &*quote.revision).unwrap();
                     assert_eq!(quote.price, revisions[index].1.parse().unwrap(), "{}", quote.revision);
                     seen[index] += 1;
                 }
