@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{city_gas, dec, request};
+use common::{dec, quote};
 use gasbao_core::UnitPrice;
 use gasbao_pricing::{Bound, CustomerClass, Factor, Quote};
 use rust_decimal::Decimal;
@@ -23,15 +23,7 @@ fn replayed(quote: &Quote) -> Decimal {
 
 #[test]
 fn source_prices_are_itemised() {
-    let quote = city_gas()
-        .quote(&request(
-            &city_gas(),
-            "12:00",
-            CustomerClass::Residential,
-            [6000, 1000, 3000],
-            "0.5",
-        ))
-        .unwrap();
+    let quote = quote("12:00", CustomerClass::Residential, [6000, 1000, 3000], "0.5");
     let prices: Vec<_> = quote.sources.iter().map(|s| (&*s.id, s.price)).collect();
     assert_eq!(
         prices,
@@ -59,16 +51,7 @@ fn source_prices_are_itemised() {
 #[test]
 fn pipeline_heavy_mix_at_peak_and_valley_cap_not_binding() {
     // (6000 x 2.25 + 1000 x 3.16 + 3000 x 2.4407784) / 10000 = 2.39823352.
-    let setup = city_gas();
-    let peak = setup
-        .quote(&request(
-            &setup,
-            "08:00",
-            CustomerClass::Residential,
-            [6000, 1000, 3000],
-            "0.5",
-        ))
-        .unwrap();
+    let peak = quote("08:00", CustomerClass::Residential, [6000, 1000, 3000], "0.5");
     assert_eq!(peak.blended, dec("2.39823352"));
     // x 1.15 = 2.757968548; inventory 0.5 is in the x 1.00 band; half-up 2.76.
     assert_eq!(
@@ -82,15 +65,7 @@ fn pipeline_heavy_mix_at_peak_and_valley_cap_not_binding() {
     assert_eq!(peak.price, price("2.76"));
     assert_eq!(peak.band.bound, None);
     // x 0.90 = 2.158410168 -> 2.16.
-    let valley = setup
-        .quote(&request(
-            &setup,
-            "02:00",
-            CustomerClass::Residential,
-            [6000, 1000, 3000],
-            "0.5",
-        ))
-        .unwrap();
+    let valley = quote("02:00", CustomerClass::Residential, [6000, 1000, 3000], "0.5");
     assert_eq!(valley.price, price("2.16"));
     for quote in [&peak, &valley] {
         assert_eq!(replayed(quote), quote.price.value());
@@ -102,43 +77,18 @@ fn pipeline_heavy_mix_at_peak_and_valley_cap_not_binding() {
 fn lng_heavy_mix_at_peak_hits_the_cap() {
     // (1000 x 2.25 + 8000 x 3.16 + 1000 x 2.4407784) / 10000 = 2.99707784;
     // peak: 3.446639516 -> 3.45, above both caps.
-    let setup = city_gas();
-    let residential = setup
-        .quote(&request(
-            &setup,
-            "18:30",
-            CustomerClass::Residential,
-            [1000, 8000, 1000],
-            "0.5",
-        ))
-        .unwrap();
+    let residential = quote("18:30", CustomerClass::Residential, [1000, 8000, 1000], "0.5");
     assert_eq!(residential.blended, dec("2.99707784"));
     assert_eq!(residential.rounding, dec("0.003360484"));
     assert_eq!(residential.band.bound, Some(Bound::Cap));
     assert_eq!(residential.band.effect, dec("-0.45"));
     assert_eq!(residential.price, price("3.00"));
     // Non-residential: benchmark 2.60 may rise 20% to 3.12.
-    let business = setup
-        .quote(&request(
-            &setup,
-            "18:30",
-            CustomerClass::NonResidential,
-            [1000, 8000, 1000],
-            "0.5",
-        ))
-        .unwrap();
+    let business = quote("18:30", CustomerClass::NonResidential, [1000, 8000, 1000], "0.5");
     assert_eq!(business.band.cap, Some(dec("3.12")));
     assert_eq!(business.price, price("3.12"));
     // Valley: 2.697370056 -> 2.70, under the cap.
-    let valley = setup
-        .quote(&request(
-            &setup,
-            "23:30",
-            CustomerClass::Residential,
-            [1000, 8000, 1000],
-            "0.5",
-        ))
-        .unwrap();
+    let valley = quote("23:30", CustomerClass::Residential, [1000, 8000, 1000], "0.5");
     assert_eq!(valley.price, price("2.70"));
     assert_eq!(valley.band.bound, None);
     for quote in [&residential, &business, &valley] {
@@ -149,16 +99,7 @@ fn lng_heavy_mix_at_peak_hits_the_cap() {
 #[test]
 fn scarce_inventory_raises_the_price() {
     // 2.39823352 x 1.15 x 1.05 = 2.8958669754 -> 2.90.
-    let setup = city_gas();
-    let quote = setup
-        .quote(&request(
-            &setup,
-            "08:00",
-            CustomerClass::Residential,
-            [6000, 1000, 3000],
-            "0.1",
-        ))
-        .unwrap();
+    let quote = quote("08:00", CustomerClass::Residential, [6000, 1000, 3000], "0.1");
     assert_eq!(quote.factors[1].factor, Factor::Inventory { ratio: dec("0.1") });
     assert_eq!(quote.factors[1].effect, dec("0.1378984274"));
     assert_eq!(quote.price, price("2.90"));
@@ -166,16 +107,7 @@ fn scarce_inventory_raises_the_price() {
 
 #[test]
 fn quotes_are_stored_and_read_back_unchanged() {
-    let setup = city_gas();
-    let quote = setup
-        .quote(&request(
-            &setup,
-            "08:00",
-            CustomerClass::Residential,
-            [6000, 1000, 3000],
-            "0.5",
-        ))
-        .unwrap();
+    let quote = quote("08:00", CustomerClass::Residential, [6000, 1000, 3000], "0.5");
     let json = serde_json::to_string(&quote).unwrap();
     assert_eq!(serde_json::from_str::<Quote>(&json).unwrap(), quote);
 }

@@ -3,7 +3,7 @@
 
 use gasbao_core::Volume;
 use gasbao_pricing::{
-    CustomerClass, LngCargo, LngInput, LngStrategy, PipelineInput, PipelineStrategy, PricingSetup, QuoteRequest,
+    CustomerClass, LngCargo, LngInput, LngStrategy, PipelineInput, PipelineStrategy, PricingSetup, Quote, QuoteRequest,
     SngInput, SngStrategy, StrategyCatalog,
 };
 use rust_decimal::Decimal;
@@ -58,4 +58,10 @@ pub fn request(
         .with_supply(lng.id(), Volume::from_whole_m3(supply[1]))
         .with_supply(sng.id(), Volume::from_whole_m3(supply[2]))
         .with_inventory_ratio(dec(inventory))
+}
+
+/// A quote under the reference configuration for the reference market.
+pub fn quote(at: &str, customer: CustomerClass, supply: [u64; 3], inventory: &str) -> Quote {
+    let setup = city_gas();
+    setup.quote(&request(&setup, at, customer, supply, inventory)).unwrap()
 }
