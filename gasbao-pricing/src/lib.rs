@@ -45,6 +45,12 @@
 //! The breakdown reproduces the price exactly:
 //! `blended + factor effects + rounding + band effect == price`.
 #![forbid(unsafe_code)]
+// Prices must say how they handle every failure: no operator that can
+// overflow, no unwrap, no panic outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 /// The README's examples run as doctests, so the quick start stays true.
 #[cfg(doctest)]

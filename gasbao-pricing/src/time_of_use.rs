@@ -37,9 +37,14 @@ impl LocalTime {
     /// `hour:minute:second`, or `None` unless `hour < 24`, `minute < 60`, `second < 60`.
     #[must_use]
     pub fn from_hms(hour: u32, minute: u32, second: u32) -> Option<LocalTime> {
-        (hour < 24 && minute < 60 && second < 60).then(|| LocalTime {
-            seconds: hour * 3600 + minute * 60 + second,
-        })
+        if hour >= 24 || minute >= 60 || second >= 60 {
+            return None;
+        }
+        let seconds = hour
+            .checked_mul(3600)?
+            .checked_add(minute.checked_mul(60)?)?
+            .checked_add(second)?;
+        Some(LocalTime { seconds })
     }
 
     /// Seconds since midnight (0 to 86 399).
@@ -51,7 +56,12 @@ impl LocalTime {
     /// Seconds from `self` forward to `later`, wrapping past midnight; zero
     /// when they are equal.
     fn seconds_until(self, later: LocalTime) -> u32 {
-        (later.seconds + SECONDS_PER_DAY - self.seconds) % SECONDS_PER_DAY
+        // Both are below one day, so neither operation can saturate.
+        if later.seconds >= self.seconds {
+            later.seconds.saturating_sub(self.seconds)
+        } else {
+            SECONDS_PER_DAY.saturating_sub(self.seconds.saturating_sub(later.seconds))
+        }
     }
 }
 
@@ -161,7 +171,10 @@ impl TimeOfUse {
             }
         }
         for (index, period) in periods.iter().enumerate() {
-            let next = &periods[(index + 1) % periods.len()];
+            // The period after the last is the first: the day wraps.
+            let Some(next) = periods.get(index.saturating_add(1)).or(periods.first()) else {
+                break;
+            };
             let length = match period.from.seconds_until(period.to) {
                 0 => SECONDS_PER_DAY,
                 n => n,
@@ -196,8 +209,10 @@ impl TimeOfUse {
         // The last period starting at or before `at`; before the first start,
         // the last period (which wraps past midnight).
         let index = self.periods.partition_point(|p| p.from <= at);
-        // Construction guarantees at least one period.
-        &self.periods[index.checked_sub(1).unwrap_or(self.periods.len() - 1)]
+        let starting_before = index.checked_sub(1).and_then(|i| self.periods.get(i));
+        // `new` refuses an empty list, so `last` always exists and the
+        // closure never runs.
+        starting_before.or(self.periods.last()).unwrap_or_else(|| &self.periods[0])
     }
 }
 
