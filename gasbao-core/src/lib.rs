@@ -25,6 +25,10 @@
 //! - [`VolumeCorrector`], [`ReferenceConditions`], [`LineConditions`]: PTZ
 //!   conversion to reference conditions (GB/T 19205 by default).
 //!
+//! # Journal (feature `journal`, on by default)
+//! - [`journal`]: a crash-safe, append-only log with group commit, torn-tail
+//!   recovery and pluggable storage, including a crash simulator.
+//!
 //! # Errors
 //! - [`QuantityError`], [`TariffError`] (with [`TierProblem`]),
 //!   [`ScheduleError`], [`BillingError`], [`CorrectionError`], [`DateError`];
@@ -67,6 +71,8 @@ mod date;
 mod error;
 mod exact;
 mod fee;
+#[cfg(feature = "journal")]
+pub mod journal;
 pub mod published;
 mod quantity;
 mod rounding;

@@ -49,7 +49,12 @@
 // overflow, no unwrap, no panic outside tests.
 #![cfg_attr(
     not(test),
-    deny(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
 )]
 
 /// The README's examples run as doctests, so the quick start stays true.

@@ -212,7 +212,9 @@ impl TimeOfUse {
         let starting_before = index.checked_sub(1).and_then(|i| self.periods.get(i));
         // `new` refuses an empty list, so `last` always exists and the
         // closure never runs.
-        starting_before.or(self.periods.last()).unwrap_or_else(|| &self.periods[0])
+        starting_before
+            .or(self.periods.last())
+            .unwrap_or_else(|| &self.periods[0])
     }
 }
 

@@ -1,0 +1,102 @@
+//! The journal's storage on a real file system directory.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::journal::storage::{Storage, StorageFile};
+
+/// A directory on the local file system. `sync` is `fdatasync`, and creating
+/// or removing a file is made durable by `fsync` of the directory.
+#[derive(Debug, Clone)]
+pub struct FileStorage {
+    directory: PathBuf,
+}
+
+impl FileStorage {
+    /// Storage in `directory`, created if missing.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error from creating the directory.
+    pub fn new(directory: impl AsRef<Path>) -> io::Result<FileStorage> {
+        let directory = directory.as_ref().to_path_buf();
+        fs::create_dir_all(&directory)?;
+        Ok(FileStorage { directory })
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+}
+
+impl Storage for FileStorage {
+    fn list(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.directory)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file()
+                && let Ok(name) = entry.file_name().into_string()
+            {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(create)
+            .open(self.directory.join(name))?;
+        Ok(Box::new(DiskFile { file }))
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        fs::remove_file(self.directory.join(name))
+    }
+
+    fn sync_directory(&self) -> io::Result<()> {
+        #[cfg(unix)]
+        File::open(&self.directory)?.sync_all()?;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct DiskFile {
+    file: File,
+}
+
+impl StorageFile for DiskFile {
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::read_at(&self.file, buf, offset)
+        }
+        #[cfg(windows)]
+        {
+            std::os::windows::fs::FileExt::seek_read(&self.file, buf, offset)
+        }
+    }
+
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        (&self.file).write_all(data)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)?;
+        self.file.sync_all()
+    }
+}

@@ -1,0 +1,26 @@
+//! A crash-safe, append-only journal of records in segment files.
+//!
+//! See [`Journal`]. Its on-disk format is documented in the source of the
+//! `format` module and is versioned: files written by version 1 stay readable.
+//!
+//! # Storage
+//! All I/O goes through [`Storage`] and [`StorageFile`]: [`FileStorage`] for a
+//! directory on disk, [`MemoryStorage`] in memory, and [`CrashStorage`], which
+//! simulates crashes, torn writes and I/O errors to prove what survives.
+
+mod crash_storage;
+mod error;
+mod file_storage;
+mod format;
+#[allow(clippy::module_inception)]
+mod journal;
+mod memory_storage;
+mod scan;
+mod storage;
+
+pub use crash_storage::CrashStorage;
+pub use error::{AppendError, Corruption, CorruptionKind, OpenError, ReadError};
+pub use file_storage::FileStorage;
+pub use journal::{Durability, Journal, JournalOptions, JournalReader, Record, RecoveryReport, TornTail};
+pub use memory_storage::MemoryStorage;
+pub use storage::{Storage, StorageFile};

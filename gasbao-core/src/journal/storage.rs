@@ -1,0 +1,92 @@
+//! The storage a journal writes through: a flat directory of append-only files.
+
+use std::io;
+
+/// A directory of files, as the journal needs it. Implement it to put a journal
+/// somewhere else (a test double, an encrypted volume); every method added
+/// later will have a default body.
+pub trait Storage: Send + Sync + 'static {
+    /// Names of the files in the directory, in any order.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error.
+    fn list(&self) -> io::Result<Vec<String>>;
+
+    /// Opens file `name`, creating it empty if `create` is set and it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error; `NotFound` if it does not exist and `create` is unset.
+    fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>>;
+
+    /// Removes file `name`.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error.
+    fn remove(&self, name: &str) -> io::Result<()>;
+
+    /// Makes the creation and removal of files durable (`fsync` of the directory).
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error.
+    fn sync_directory(&self) -> io::Result<()>;
+}
+
+/// One append-only file of a [`Storage`].
+pub trait StorageFile: Send + Sync {
+    /// Current length in bytes, including data not yet synced.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error.
+    fn size(&self) -> io::Result<u64>;
+
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read
+    /// (fewer only at the end of the file).
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Appends all of `data` at the end of the file.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error; part of `data` may have been written.
+    fn append(&self, data: &[u8]) -> io::Result<()>;
+
+    /// Makes everything appended so far durable (`fdatasync`).
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error; the data's durability is then unknown.
+    fn sync(&self) -> io::Result<()>;
+
+    /// Cuts the file to `len` bytes.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error.
+    fn truncate(&self, len: u64) -> io::Result<()>;
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`, or fewer at the end of the file;
+/// returns how many were read.
+pub(crate) fn read_full(file: &dyn StorageFile, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let at = offset.saturating_add(filled as u64);
+        let Some(rest) = buf.get_mut(filled..) else { break };
+        match file.read_at(at, rest) {
+            Ok(0) => break,
+            Ok(n) => filled = filled.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
