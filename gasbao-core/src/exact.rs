@@ -243,7 +243,18 @@ impl Terms {
                 }
             }
         }
-        to_decimal(negative, sum.to_u128()?, self.target_scale)
+        // An exact result may need fewer decimals than the target scale to fit:
+        // drop trailing zeros while it is too wide for a 96-bit mantissa.
+        let mut scale = self.target_scale;
+        while scale > 0 && !sum.fits_96_bits() {
+            let mut reduced = sum;
+            if reduced.div_rem_u64(10) != 0 {
+                break;
+            }
+            sum = reduced;
+            scale = scale.checked_sub(1)?;
+        }
+        to_decimal(negative, sum.to_u128()?, scale)
     }
 }
 
@@ -315,6 +326,10 @@ impl Wide {
         w.0[0] = v as u64;
         w.0[1] = (v >> 64) as u64;
         w
+    }
+
+    fn fits_96_bits(&self) -> bool {
+        self.0[1] >> 32 == 0 && self.0[2..].iter().all(|&limb| limb == 0)
     }
 
     fn to_u128(self) -> Option<u128> {
@@ -479,6 +494,16 @@ mod tests {
             mul_add_round(a, b, Decimal::ZERO, 2, RoundingMode::HalfUp),
             Some(dec("0.00"))
         );
+    }
+
+    #[test]
+    fn representable_sums_are_found_past_u128_at_the_common_scale() {
+        // Found by fuzzing: at scale 23 the sum's mantissa exceeds u128, but the
+        // exact sum fits at scale 9.
+        let a = dec("1331.40874700000000000000000");
+        let b = dec("13601009529590082593.418203904");
+        assert_eq!(add(a, b), Some(dec("13601009529590083924.826950904")));
+        assert_eq!(sub(b, a), Some(dec("13601009529590081262.009456904")));
     }
 
     #[test]

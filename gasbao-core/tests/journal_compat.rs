@@ -19,7 +19,13 @@ fn sample_payload(seq: u64) -> Vec<u8> {
     if seq == 7 {
         return Vec::new();
     }
-    format!("meter {} read {}.{:03} m3", 1000 + seq % 3, 350 + seq * 11, seq * 125 % 1000).into_bytes()
+    format!(
+        "meter {} read {}.{:03} m3",
+        1000 + seq % 3,
+        350 + seq * 11,
+        seq * 125 % 1000
+    )
+    .into_bytes()
 }
 
 #[test]
@@ -42,7 +48,14 @@ fn version_1_sample_reads_back() {
         names.push(name);
     }
     names.sort();
-    assert_eq!(names, ["00000000000000000000.gbj", "00000000000000000005.gbj", "00000000000000000011.gbj"]);
+    assert_eq!(
+        names,
+        [
+            "00000000000000000000.gbj",
+            "00000000000000000005.gbj",
+            "00000000000000000011.gbj"
+        ]
+    );
     let (journal, report) = Journal::open(copy, JournalOptions::default()).unwrap();
     assert_eq!((report.first_seq, report.next_seq, report.torn_tail), (0, 12, None));
     let records: Vec<_> = journal.read_from(0).unwrap().map(|r| r.unwrap()).collect();

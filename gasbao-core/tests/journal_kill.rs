@@ -21,7 +21,9 @@ fn payload(seq: u64) -> Vec<u8> {
 }
 
 fn options() -> JournalOptions {
-    JournalOptions::default().durability(Durability::GroupCommit).segment_size(16 << 10)
+    JournalOptions::default()
+        .durability(Durability::GroupCommit)
+        .segment_size(16 << 10)
 }
 
 /// The child: append forever, printing each acknowledged sequence number.
@@ -51,7 +53,9 @@ fn killed_appender_loses_no_acknowledged_record() {
         if Instant::now() > deadline {
             break;
         }
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let delay = Duration::from_millis(5 + (state >> 33) % 116);
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "killed_appender_loses_no_acknowledged_record", "--nocapture"])
@@ -80,15 +84,27 @@ fn killed_appender_loses_no_acknowledged_record() {
 
         let (journal, report) = Journal::open(FileStorage::new(&dir).unwrap(), options())
             .unwrap_or_else(|e| panic!("round {round}: reopening after kill failed: {e:?}"));
-        assert!(report.next_seq >= acknowledged, "round {round}: {} < {acknowledged}", report.next_seq);
+        assert!(
+            report.next_seq >= acknowledged,
+            "round {round}: {} < {acknowledged}",
+            report.next_seq
+        );
         let mut expected = 0;
         for record in journal.read_from(0).unwrap() {
             let record = record.unwrap();
             assert_eq!(record.seq, expected, "round {round}");
-            assert_eq!(record.payload, payload(record.seq), "round {round}: record {} damaged", record.seq);
+            assert_eq!(
+                record.payload,
+                payload(record.seq),
+                "round {round}: record {} damaged",
+                record.seq
+            );
             expected += 1;
         }
-        assert!(expected >= acknowledged, "round {round}: lost records {expected}..{acknowledged}");
+        assert!(
+            expected >= acknowledged,
+            "round {round}: lost records {expected}..{acknowledged}"
+        );
     }
     assert!(acknowledged > 0, "the child never acknowledged a record");
     std::fs::remove_dir_all(&dir).unwrap();

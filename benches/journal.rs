@@ -1,0 +1,194 @@
+//! The gasbao-core journal on the local disk, and okaywal on the same
+//! workload, in one binary: 256-byte records, one writer and sixteen.
+//!
+//! `cargo bench --bench journal`; at the end it prints durable records per
+//! `fdatasync` for the group-commit runs.
+
+use std::hint::black_box;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gasbao::core::journal::{Durability, FileStorage, Journal, JournalOptions, Storage, StorageFile};
+use okaywal::{LogVoid, WriteAheadLog};
+
+const RECORD: [u8; 256] = [0x5a; 256];
+const WRITERS: u64 = 16;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gasbao-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// File storage that counts `fdatasync`s of journal files.
+#[derive(Debug, Clone)]
+struct CountingStorage {
+    inner: FileStorage,
+    syncs: Arc<AtomicU64>,
+}
+
+struct CountingFile {
+    inner: Box<dyn StorageFile>,
+    syncs: Arc<AtomicU64>,
+}
+
+impl Storage for CountingStorage {
+    fn list(&self) -> io::Result<Vec<String>> {
+        self.inner.list()
+    }
+    fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>> {
+        let inner = self.inner.open(name, create)?;
+        Ok(Box::new(CountingFile {
+            inner,
+            syncs: Arc::clone(&self.syncs),
+        }))
+    }
+    fn remove(&self, name: &str) -> io::Result<()> {
+        self.inner.remove(name)
+    }
+    fn sync_directory(&self) -> io::Result<()> {
+        self.inner.sync_directory()
+    }
+}
+
+impl StorageFile for CountingFile {
+    fn size(&self) -> io::Result<u64> {
+        self.inner.size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_at(offset, buf)
+    }
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        self.inner.append(data)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.inner.sync()
+    }
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.inner.truncate(len)
+    }
+}
+
+fn open(name: &str, durability: Durability) -> (Journal, Arc<AtomicU64>, PathBuf) {
+    let dir = scratch(name);
+    let syncs = Arc::new(AtomicU64::new(0));
+    let storage = CountingStorage {
+        inner: FileStorage::new(&dir).expect("scratch dir"),
+        syncs: Arc::clone(&syncs),
+    };
+    let options = JournalOptions::default().durability(durability).segment_size(8 << 20);
+    let (journal, _) = Journal::open(storage, options).expect("open journal");
+    (journal, syncs, dir)
+}
+
+/// Runs `iters` appends split over `writers` threads; returns the wall time.
+fn parallel(writers: u64, iters: u64, append: impl Fn() + Send + Sync) -> Duration {
+    let per_writer = iters.div_ceil(writers);
+    let start = Instant::now();
+    thread::scope(|scope| {
+        for _ in 0..writers {
+            scope.spawn(|| (0..per_writer).for_each(|_| append()));
+        }
+    });
+    start.elapsed()
+}
+
+fn append(c: &mut Criterion) {
+    let mut report = Vec::new();
+
+    let mut group = c.benchmark_group("append_256B");
+    group.throughput(Throughput::Elements(1));
+    let (buffered, _, dir) = open("buffered", Durability::Buffered);
+    group.bench_function("gasbao_buffered_1_writer", |b| {
+        b.iter(|| {
+            let seq = buffered.append(black_box(&RECORD)).expect("append");
+            // Keep the disk bounded: drop segments every 64k records.
+            if seq % 65_536 == 65_535 {
+                buffered.remove_before(seq).expect("retention");
+            }
+        })
+    });
+    drop(buffered);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (each, _, dir) = open("each", Durability::SyncEachCommit);
+    group.bench_function("gasbao_sync_each_1_writer", |b| {
+        b.iter(|| each.append(black_box(&RECORD)).expect("append"))
+    });
+    drop(each);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let wal_dir = scratch("okaywal-1");
+    let wal = WriteAheadLog::recover(&wal_dir, LogVoid).expect("okaywal");
+    group.bench_function("okaywal_commit_1_writer", |b| {
+        b.iter(|| {
+            let mut entry = wal.begin_entry().expect("entry");
+            entry.write_chunk(black_box(&RECORD)).expect("chunk");
+            entry.commit().expect("commit")
+        })
+    });
+    drop(wal);
+    let _ = std::fs::remove_dir_all(wal_dir);
+
+    let (group_commit, syncs, dir) = open("group", Durability::GroupCommit);
+    group.bench_function("gasbao_group_commit_16_writers", |b| {
+        b.iter_custom(|iters| {
+            parallel(WRITERS, iters, || {
+                group_commit.append(black_box(&RECORD)).expect("append");
+            })
+        })
+    });
+    let records = group_commit.next_seq();
+    report.push(format!(
+        "gasbao group commit, 16 writers: {records} records, {} fdatasyncs, {:.1} records per fdatasync",
+        syncs.load(Ordering::Relaxed),
+        records as f64 / syncs.load(Ordering::Relaxed).max(1) as f64
+    ));
+    drop(group_commit);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let wal_dir = scratch("okaywal-16");
+    let wal = WriteAheadLog::recover(&wal_dir, LogVoid).expect("okaywal");
+    group.bench_function("okaywal_commit_16_writers", |b| {
+        b.iter_custom(|iters| {
+            parallel(WRITERS, iters, || {
+                let mut entry = wal.begin_entry().expect("entry");
+                entry.write_chunk(black_box(&RECORD)).expect("chunk");
+                entry.commit().expect("commit");
+            })
+        })
+    });
+    drop(wal);
+    let _ = std::fs::remove_dir_all(wal_dir);
+    group.finish();
+
+    // Recovery: open (scan and check every record) a 64 MiB journal.
+    let (journal, _, dir) = open("recovery", Durability::Buffered);
+    let count = (64u64 << 20) / (RECORD.len() as u64 + 20);
+    for _ in 0..count {
+        journal.append(&RECORD).expect("append");
+    }
+    journal.sync().expect("sync");
+    drop(journal);
+    let mut group = c.benchmark_group("recovery");
+    group.throughput(Throughput::Bytes(count * (RECORD.len() as u64 + 20)));
+    group.sample_size(10);
+    group.bench_function("gasbao_open_64MiB", |b| {
+        b.iter(|| Journal::open(FileStorage::new(&dir).expect("dir"), JournalOptions::default()).expect("open"))
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(dir);
+
+    for line in report {
+        eprintln!("{line}");
+    }
+}
+
+criterion_group!(benches, append);
+criterion_main!(benches);
