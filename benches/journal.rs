@@ -63,8 +63,11 @@ impl StorageFile for CountingFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read_at(offset, buf)
     }
-    fn append(&self, data: &[u8]) -> io::Result<()> {
-        self.inner.append(data)
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.inner.write_at(offset, data)
+    }
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        self.inner.allocate(len)
     }
     fn sync(&self) -> io::Result<()> {
         self.syncs.fetch_add(1, Ordering::Relaxed);

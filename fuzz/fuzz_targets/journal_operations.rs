@@ -27,6 +27,7 @@ enum Fault {
 struct Input {
     durability: u8,
     segment_size: u16,
+    allocation_chunk: u16,
     fault: Fault,
     torn_bytes: u16,
     operations: Vec<Operation>,
@@ -52,7 +53,8 @@ fuzz_target!(|input: Input| {
     ][usize::from(input.durability % 3)];
     let options = JournalOptions::default()
         .durability(durability)
-        .segment_size(u64::from(input.segment_size).max(64));
+        .segment_size(u64::from(input.segment_size % 4096).max(64))
+        .allocation_chunk(u64::from(input.allocation_chunk % 4096));
     // Acknowledged durable: seq -> payload length.
     let mut durable = std::collections::BTreeMap::new();
     let mut pending = Vec::new();

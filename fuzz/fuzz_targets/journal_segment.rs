@@ -32,7 +32,8 @@ fuzz_target!(|input: Input| {
         Input::Damaged { records, damage } => {
             let records: Vec<Vec<u8>> = records.into_iter().take(16).collect();
             {
-                let Ok((journal, _)) = Journal::open(storage.clone(), JournalOptions::default()) else {
+                let Ok((journal, _)) = Journal::open(storage.clone(), JournalOptions::default().allocation_chunk(256))
+                else {
                     return;
                 };
                 for record in &records {
@@ -65,7 +66,7 @@ fuzz_target!(|input: Input| {
             records
         }
     };
-    let Ok((journal, report)) = Journal::open(storage.clone(), JournalOptions::default()) else {
+    let Ok((journal, report)) = Journal::open(storage.clone(), JournalOptions::default().allocation_chunk(256)) else {
         return;
     };
     let Ok(reader) = journal.read_from(0) else { return };

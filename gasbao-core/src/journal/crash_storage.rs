@@ -4,19 +4,19 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::journal::memory_storage::copy_out;
+use crate::journal::memory_storage::{copy_out, write_into};
 use crate::journal::storage::{Storage, StorageFile};
 
 /// A simulated disk with a durable and a volatile image of every file.
 ///
-/// Appends reach the volatile image; `sync` copies a file's volatile image to
+/// Writes reach the volatile image; `sync` copies a file's volatile image to
 /// its durable one; a file's existence becomes durable only at
 /// `sync_directory`. Faults are planned by count: crash at the Nth sync (that
 /// sync does not happen, and every later operation fails), fail the Nth write
 /// or sync with an I/O error. [`restart`](Self::restart) gives the disk as a
 /// machine would find it after the crash: durable images only, plus the first
-/// [`torn_bytes`](Self::torn_bytes) bytes of each file's unsynced tail, as a
-/// write torn by power loss leaves them.
+/// [`torn_bytes`](Self::torn_bytes) bytes of each file's unsynced writes, in
+/// the order they were made, as a write torn by power loss leaves them.
 ///
 /// # Examples
 ///
@@ -26,7 +26,7 @@ use crate::journal::storage::{Storage, StorageFile};
 /// let disk = CrashStorage::new().crash_at_sync(2);
 /// let file = disk.open("a", true)?;
 /// disk.sync_directory()?; // sync 1
-/// file.append(b"hello")?;
+/// file.write_at(0, b"hello")?;
 /// assert!(file.sync().is_err()); // sync 2: the crash
 /// let after = disk.restart();
 /// assert_eq!(after.open("a", false)?.size()?, 0);
@@ -61,6 +61,26 @@ struct FaultPlan {
 struct FileImages {
     durable: Vec<u8>,
     volatile: Vec<u8>,
+    /// Writes since the last sync, in order: `(offset, bytes)`.
+    unsynced: Vec<(u64, Vec<u8>)>,
+}
+
+impl FileImages {
+    /// What survives a crash: the durable image and the first `budget` bytes
+    /// of the unsynced writes.
+    fn after_crash(&self, mut budget: usize) -> Vec<u8> {
+        let mut survived = self.durable.clone();
+        for (offset, bytes) in &self.unsynced {
+            let kept = budget.min(bytes.len());
+            // Writes that fitted the volatile image fit a copy of the durable one.
+            let _ = write_into(&mut survived, *offset, bytes.get(..kept).unwrap_or(&[]));
+            budget = budget.saturating_sub(kept);
+            if kept < bytes.len() {
+                break;
+            }
+        }
+        survived
+    }
 }
 
 impl CrashStorage {
@@ -86,16 +106,16 @@ impl CrashStorage {
         self
     }
 
-    /// The same disk, failing the `n`th append with an I/O error; nothing of
-    /// that append is written.
+    /// The same disk, failing the `n`th write with an I/O error; nothing of
+    /// that write is done.
     #[must_use]
     pub fn fail_write_at(self, n: u64) -> CrashStorage {
         self.disk().plan.fail_write = Some(n);
         self
     }
 
-    /// The same disk, keeping `bytes` bytes of each file's unsynced tail at a
-    /// crash, as a torn write would.
+    /// The same disk, keeping the first `bytes` bytes of each file's unsynced
+    /// writes at a crash, as a torn write would.
     #[must_use]
     pub fn torn_bytes(self, bytes: usize) -> CrashStorage {
         self.disk().plan.torn_bytes = bytes;
@@ -128,13 +148,14 @@ impl CrashStorage {
             .durable_directory
             .iter()
             .map(|(name, images)| {
-                let images = images.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut survived = images.durable.clone();
-                let tail = images.volatile.get(images.durable.len()..).unwrap_or(&[]);
-                survived.extend_from_slice(tail.get(..disk.plan.torn_bytes.min(tail.len())).unwrap_or(&[]));
+                let survived = images
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .after_crash(disk.plan.torn_bytes);
                 let file = Arc::new(Mutex::new(FileImages {
                     durable: survived.clone(),
                     volatile: survived,
+                    unsynced: Vec::new(),
                 }));
                 (name.clone(), file)
             })
@@ -247,9 +268,20 @@ impl StorageFile for CrashFile {
         Ok(copy_out(&self.images().volatile, offset, buf))
     }
 
-    fn append(&self, data: &[u8]) -> io::Result<()> {
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.disk.disk().count_write()?;
-        self.images().volatile.extend_from_slice(data);
+        let mut images = self.images();
+        write_into(&mut images.volatile, offset, data)?;
+        images.unsynced.push((offset, data.to_vec()));
+        Ok(())
+    }
+
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        let size = self.size()?;
+        if size < len {
+            let zeros = vec![0u8; usize::try_from(len.saturating_sub(size)).unwrap_or(0)];
+            self.write_at(size, &zeros)?;
+        }
         Ok(())
     }
 
@@ -257,6 +289,7 @@ impl StorageFile for CrashFile {
         self.disk.disk().count_sync()?;
         let mut images = self.images();
         images.durable = images.volatile.clone();
+        images.unsynced.clear();
         Ok(())
     }
 
@@ -267,6 +300,7 @@ impl StorageFile for CrashFile {
         // Truncation is made durable at once, as FileStorage does.
         images.volatile.truncate(len);
         images.durable.truncate(len);
+        images.unsynced.clear();
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The journal's storage on a real file system directory.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::journal::storage::{Storage, StorageFile};
@@ -49,8 +49,9 @@ impl Storage for FileStorage {
     fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>> {
         let file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(create)
+            .truncate(false)
             .open(self.directory.join(name))?;
         Ok(Box::new(DiskFile { file }))
     }
@@ -87,8 +88,34 @@ impl StorageFile for DiskFile {
         }
     }
 
-    fn append(&self, data: &[u8]) -> io::Result<()> {
-        (&self.file).write_all(data)
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::write_all_at(&self.file, data, offset)
+        }
+        #[cfg(windows)]
+        {
+            let mut written = 0;
+            while written < data.len() {
+                let rest = &data[written..];
+                written += std::os::windows::fs::FileExt::seek_write(&self.file, rest, offset + written as u64)?;
+            }
+            Ok(())
+        }
+    }
+
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        // Real zeros rather than a sparse `set_len`: writing into a hole would
+        // still make each sync allocate blocks.
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let mut size = self.size()?;
+        while size < len {
+            let missing = len.saturating_sub(size);
+            let n = usize::try_from(missing).map_or(ZEROS.len(), |m| m.min(ZEROS.len()));
+            self.write_at(size, ZEROS.get(..n).unwrap_or(&[]))?;
+            size = size.saturating_add(n as u64);
+        }
+        Ok(())
     }
 
     fn sync(&self) -> io::Result<()> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::journal::error::{AppendError, OpenError, ReadError};
 use crate::journal::format::{HEADER_LEN, MAX_PAYLOAD, SegmentHeader, encode_record, segment_name};
-use crate::journal::scan::{SegmentEnd, SegmentName, list_segments, read_segment, scan_segment};
+use crate::journal::scan::{SegmentName, list_segments, read_segment, scan_segment};
 use crate::journal::storage::{Storage, StorageFile};
 
 /// When an append returns, relative to the disk.
@@ -37,6 +37,9 @@ pub struct JournalOptions {
     /// In [`Durability::Buffered`] mode, appended records are written to the
     /// storage once this many bytes wait.
     pub buffer_size: usize,
+    /// Segment files grow by this many bytes of zeros at a time, ahead of the
+    /// records, so that most syncs need not commit a new file size.
+    pub allocation_chunk: u64,
 }
 
 impl Default for JournalOptions {
@@ -45,6 +48,7 @@ impl Default for JournalOptions {
             durability: Durability::GroupCommit,
             segment_size: 64 << 20,
             buffer_size: 1 << 20,
+            allocation_chunk: 1 << 20,
         }
     }
 }
@@ -54,6 +58,13 @@ impl JournalOptions {
     #[must_use]
     pub fn durability(mut self, durability: Durability) -> JournalOptions {
         self.durability = durability;
+        self
+    }
+
+    /// These options, allocating segment space `bytes` at a time.
+    #[must_use]
+    pub fn allocation_chunk(mut self, bytes: u64) -> JournalOptions {
+        self.allocation_chunk = bytes;
         self
     }
 
@@ -88,7 +99,8 @@ pub struct TornTail {
     pub segment: String,
     /// Where the torn record started.
     pub offset: u64,
-    /// How many bytes were cut off.
+    /// How many bytes were cut off, up to the last non-zero one (zeros after
+    /// it are space allocated ahead, not data).
     pub bytes: u64,
 }
 
@@ -137,7 +149,10 @@ pub struct Journal {
 struct Writer {
     /// The segment being appended to.
     file: Arc<dyn StorageFile>,
-    file_len: u64,
+    /// Where the next record goes in `file`.
+    write_offset: u64,
+    /// The file's size: zeros between `write_offset` and here.
+    allocated: u64,
     segments: Vec<SegmentName>,
     /// Sequence number the next append gets.
     next_seq: u64,
@@ -195,6 +210,7 @@ impl Journal {
         let mut torn_tail = None;
         let mut next_seq = None;
         let mut last_file = None;
+        let mut write_offset = HEADER_LEN as u64;
         let count = segments.len();
         let mut kept = Vec::with_capacity(count);
         for (index, segment) in segments.into_iter().enumerate() {
@@ -204,11 +220,11 @@ impl Journal {
                 .map_err(io_error("opening", &segment.name))?;
             let bytes = read_segment(&*file).map_err(io_error("reading", &segment.name))?;
             let scanned = scan_segment(&segment, &bytes, next_seq, last, |_, _| {})?;
-            if let SegmentEnd::Torn { offset } = scanned.end {
+            if let Some((offset, torn_bytes)) = scanned.torn {
                 torn_tail = Some(TornTail {
                     segment: segment.name.clone(),
                     offset,
-                    bytes: (bytes.len() as u64).saturating_sub(offset),
+                    bytes: torn_bytes,
                 });
                 if offset < HEADER_LEN as u64 {
                     // A crash while the segment was being created: it holds no record.
@@ -224,6 +240,7 @@ impl Journal {
                     .map_err(io_error("cutting the torn tail of", &segment.name))?;
             }
             next_seq = Some(scanned.next_seq);
+            write_offset = scanned.data_end;
             last_file = Some(file);
             kept.push(segment);
         }
@@ -232,12 +249,13 @@ impl Journal {
         let file = match last_file {
             Some(file) => file,
             None => {
-                let segment =
-                    create_segment(&*storage, next_seq).map_err(io_error("creating", &segment_name(next_seq)))?;
+                let segment = create_segment(&*storage, next_seq, options.allocation_chunk.min(options.segment_size))
+                    .map_err(io_error("creating", &segment_name(next_seq)))?;
                 let file = storage
                     .open(&segment.name, false)
                     .map_err(io_error("opening", &segment.name))?;
                 segments.push(segment);
+                write_offset = HEADER_LEN as u64;
                 file
             }
         };
@@ -255,7 +273,8 @@ impl Journal {
         let file: Arc<dyn StorageFile> = Arc::from(file);
         let journal = Journal {
             writer: Mutex::new(Writer {
-                file_len: file.size().map_err(io_error("sizing", ""))?,
+                allocated: file.size().map_err(io_error("sizing", ""))?,
+                write_offset,
                 file,
                 segments,
                 next_seq,
@@ -420,19 +439,35 @@ impl Journal {
         if writer.pending.is_empty() {
             return Ok(());
         }
-        let grown = writer.file_len.saturating_add(writer.pending.len() as u64);
-        if writer.file_len > HEADER_LEN as u64 && grown > self.options.segment_size {
+        let batch = writer.pending.len() as u64;
+        let grown = writer.write_offset.saturating_add(batch);
+        if writer.write_offset > HEADER_LEN as u64 && grown > self.options.segment_size {
             // The old segment must be durable before the next one exists.
             let old = Arc::clone(&writer.file);
             sync_file(writer, &*old)?;
-            let segment = create_segment(&*self.storage, writer.written_next).map_err(|e| fail(writer, e))?;
-            writer.file = Arc::from(self.storage.open(&segment.name, false).map_err(|e| fail(writer, e))?);
-            writer.file_len = HEADER_LEN as u64;
+            let segment = create_segment(&*self.storage, writer.written_next, self.first_allocation())
+                .map_err(|e| fail(writer, e))?;
+            let file: Arc<dyn StorageFile> =
+                Arc::from(self.storage.open(&segment.name, false).map_err(|e| fail(writer, e))?);
+            writer.allocated = file.size().map_err(|e| fail(writer, e))?;
+            writer.file = file;
+            writer.write_offset = HEADER_LEN as u64;
             writer.segments.push(segment);
         }
+        let needed = writer.write_offset.saturating_add(batch);
+        if needed > writer.allocated {
+            // Allocate ahead, so that most syncs do not change the file's size.
+            let ahead = writer.allocated.saturating_add(self.options.allocation_chunk);
+            let target = needed.max(ahead.min(self.options.segment_size));
+            writer.file.allocate(target).map_err(|e| fail(writer, e))?;
+            writer.allocated = target;
+        }
         let pending = std::mem::take(&mut writer.pending);
-        writer.file.append(&pending).map_err(|e| fail(writer, e))?;
-        writer.file_len = writer.file_len.saturating_add(pending.len() as u64);
+        writer
+            .file
+            .write_at(writer.write_offset, &pending)
+            .map_err(|e| fail(writer, e))?;
+        writer.write_offset = needed;
         writer.written_next = writer.next_seq;
         // Keep the allocation for the next batch.
         writer.pending = pending;
@@ -459,6 +494,9 @@ impl Journal {
             }
             state.syncing = true;
             drop(state);
+            // Appenders just woken by the previous sync are about to queue their
+            // next records; letting them run first makes this batch theirs too.
+            std::thread::yield_now();
             let result = self.flush_and_sync();
             state = lock(&self.sync);
             state.syncing = false;
@@ -483,6 +521,11 @@ impl Journal {
             return Err(fail(&mut lock(&self.writer), e));
         }
         Ok(through)
+    }
+
+    /// Space a new segment starts with: one chunk, never more than a segment.
+    fn first_allocation(&self) -> u64 {
+        self.options.allocation_chunk.min(self.options.segment_size)
     }
 
     fn mark_durable(&self, through: u64) {
@@ -554,17 +597,16 @@ impl JournalReader {
     }
 }
 
-fn create_segment(storage: &dyn Storage, first_seq: u64) -> io::Result<SegmentName> {
+fn create_segment(storage: &dyn Storage, first_seq: u64, allocation: u64) -> io::Result<SegmentName> {
     let name = segment_name(first_seq);
     let file = storage.open(&name, true)?;
     file.truncate(0)?;
-    file.append(
-        &SegmentHeader {
-            segment_id: first_seq,
-            first_seq,
-        }
-        .encode(),
-    )?;
+    let header = SegmentHeader {
+        segment_id: first_seq,
+        first_seq,
+    };
+    file.write_at(0, &header.encode())?;
+    file.allocate(allocation)?;
     file.sync()?;
     storage.sync_directory()?;
     Ok(SegmentName { name, first_seq })

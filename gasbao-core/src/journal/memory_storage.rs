@@ -86,11 +86,20 @@ impl StorageFile for MemoryFile {
         Ok(copy_out(&data, offset, buf))
     }
 
-    fn append(&self, bytes: &[u8]) -> io::Result<()> {
-        self.data
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(bytes);
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        write_into(
+            &mut self.data.lock().unwrap_or_else(PoisonError::into_inner),
+            offset,
+            bytes,
+        )
+    }
+
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        let len = usize::try_from(len).map_err(|_| io::Error::other("file larger than memory"))?;
+        if data.len() < len {
+            data.resize(len, 0);
+        }
         Ok(())
     }
 
@@ -103,6 +112,21 @@ impl StorageFile for MemoryFile {
         data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
         Ok(())
     }
+}
+
+/// Writes `bytes` into `data` at `offset`, growing it with zeros as needed.
+pub(crate) fn write_into(data: &mut Vec<u8>, offset: u64, bytes: &[u8]) -> io::Result<()> {
+    let start = usize::try_from(offset).map_err(|_| io::Error::other("file larger than memory"))?;
+    let end = start
+        .checked_add(bytes.len())
+        .ok_or_else(|| io::Error::other("file larger than memory"))?;
+    if data.len() < end {
+        data.resize(end, 0);
+    }
+    if let Some(dst) = data.get_mut(start..end) {
+        dst.copy_from_slice(bytes);
+    }
+    Ok(())
 }
 
 /// Copies what `data` holds at `offset` into `buf`; returns the count.

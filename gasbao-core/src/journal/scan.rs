@@ -33,29 +33,25 @@ pub(crate) fn read_segment(file: &dyn StorageFile) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// How a segment's records ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SegmentEnd {
-    /// At the end of the file, after the last whole record.
-    Clean,
-    /// At a torn record starting at this offset: a crash cut its write short.
-    Torn { offset: u64 },
-}
-
 /// The result of scanning one segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Scanned {
     /// Sequence number after the segment's last whole record.
     pub(crate) next_seq: u64,
-    pub(crate) end: SegmentEnd,
+    /// Offset just after the last whole record: where writing continues.
+    pub(crate) data_end: u64,
+    /// A record torn by a crash, if one follows: its offset and how many
+    /// non-zero bytes it left.
+    pub(crate) torn: Option<(u64, u64)>,
 }
 
 /// Scans `segment`'s `bytes`, handing each valid record to `visit`.
 ///
-/// A torn record is accepted only in the `last` segment, and only where a
-/// crash can leave one: a record that runs past the end of the file, or a
-/// stretch of zeros to the end (a file extended but not written). Any other
-/// damage, anywhere, is a [`Corruption`].
+/// Records end at the end of the file or where only zeros follow (space
+/// allocated ahead of writing). In the `last` segment, a damaged record is
+/// taken for the write a crash cut short, and cut off with whatever follows,
+/// unless a valid later record follows it: that proves the damage is not at
+/// the end, so it is a [`Corruption`], as is any damage in an earlier segment.
 pub(crate) fn scan_segment(
     segment: &SegmentName,
     bytes: &[u8],
@@ -74,7 +70,8 @@ pub(crate) fn scan_segment(
         Err(HeaderProblem::Short) if last => {
             return Ok(Scanned {
                 next_seq: segment.first_seq,
-                end: SegmentEnd::Torn { offset: 0 },
+                data_end: 0,
+                torn: Some((0, non_zero_len(bytes))),
             });
         }
         Err(HeaderProblem::Version(version)) => {
@@ -91,36 +88,42 @@ pub(crate) fn scan_segment(
     let mut offset = HEADER_LEN;
     loop {
         let rest = bytes.get(offset..).unwrap_or(&[]);
-        if rest.is_empty() {
-            return Ok(Scanned {
-                next_seq,
-                end: SegmentEnd::Clean,
-            });
-        }
-        let torn = Ok(Scanned {
+        let end = Scanned {
             next_seq,
-            end: SegmentEnd::Torn { offset: offset as u64 },
-        });
-        if last && rest.iter().all(|&b| b == 0) {
-            return torn;
+            data_end: offset as u64,
+            torn: None,
+        };
+        if rest.iter().all(|&b| b == 0) {
+            return Ok(end);
         }
+        let torn = Scanned {
+            torn: Some((offset as u64, non_zero_len(rest))),
+            ..end
+        };
+        // Only evaluated where a record is damaged.
+        let is_tail = || last && !valid_record_after(rest.get(1..).unwrap_or(&[]), next_seq);
         let Some(header_bytes) = rest.get(..FRAME_LEN).and_then(|h| <&[u8; FRAME_LEN]>::try_from(h).ok()) else {
-            return if last {
-                torn
+            return if is_tail() {
+                Ok(torn)
             } else {
                 Err(corrupt(offset, None, CorruptionKind::Truncated))
             };
         };
         let frame = Frame::decode(header_bytes);
-        let Some(payload) = rest.get(FRAME_LEN..FRAME_LEN.saturating_add(frame.payload_len)) else {
-            return if last {
-                torn
+        let record_end = FRAME_LEN.saturating_add(frame.payload_len);
+        let Some(payload) = rest.get(FRAME_LEN..record_end) else {
+            return if is_tail() {
+                Ok(torn)
             } else {
                 Err(corrupt(offset, None, CorruptionKind::Truncated))
             };
         };
         if !frame.checks(header_bytes, payload) {
-            return Err(corrupt(offset, None, CorruptionKind::ChecksumMismatch));
+            return if is_tail() {
+                Ok(torn)
+            } else {
+                Err(corrupt(offset, None, CorruptionKind::ChecksumMismatch))
+            };
         }
         if frame.kind != 0 {
             return Err(corrupt(
@@ -138,6 +141,38 @@ pub(crate) fn scan_segment(
         }
         visit(frame.seq, payload);
         next_seq = next_seq.saturating_add(1);
-        offset = offset.saturating_add(FRAME_LEN).saturating_add(payload.len());
+        offset = offset.saturating_add(record_end);
     }
+}
+
+/// Whether a valid record numbered `after` or later starts anywhere in
+/// `bytes`. Only called where damage was found, so the byte-by-byte search
+/// costs nothing on the normal path.
+fn valid_record_after(bytes: &[u8], after: u64) -> bool {
+    // A record holds a non-zero checksum, so none starts past the last non-zero byte.
+    let searched = usize::try_from(non_zero_len(bytes)).unwrap_or(bytes.len());
+    (0..searched).any(|start| {
+        let Some(header) = bytes
+            .get(start..start.saturating_add(FRAME_LEN))
+            .and_then(|h| <&[u8; FRAME_LEN]>::try_from(h).ok())
+        else {
+            return false;
+        };
+        let frame = Frame::decode(header);
+        // A record can only be one of those after the damage; checking the
+        // number first keeps the checksum off almost every offset.
+        let plausible = frame.kind == 0 && frame.seq >= after && frame.seq.saturating_sub(after) < (1 << 32);
+        plausible
+            && bytes
+                .get(start.saturating_add(FRAME_LEN)..start.saturating_add(FRAME_LEN).saturating_add(frame.payload_len))
+                .is_some_and(|payload| frame.checks(header, payload))
+    })
+}
+
+/// Length of `bytes` up to and including its last non-zero byte.
+fn non_zero_len(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| (i as u64).saturating_add(1))
 }

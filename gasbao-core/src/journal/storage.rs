@@ -52,12 +52,22 @@ pub trait StorageFile: Send + Sync {
     /// The underlying I/O error.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
 
-    /// Appends all of `data` at the end of the file.
+    /// Writes all of `data` at `offset`, overwriting what is there and growing
+    /// the file (with zeros before `offset`, if it lies past the end) as needed.
     ///
     /// # Errors
     ///
     /// The underlying I/O error; part of `data` may have been written.
-    fn append(&self, data: &[u8]) -> io::Result<()>;
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
+
+    /// Grows the file to at least `len` bytes of zeros, allocated on the device,
+    /// so that later writes inside it need not change the file's size: their
+    /// `sync` then does not have to commit metadata.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error.
+    fn allocate(&self, len: u64) -> io::Result<()>;
 
     /// Makes everything appended so far durable (`fdatasync`).
     ///
