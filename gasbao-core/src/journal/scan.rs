@@ -96,15 +96,18 @@ pub(crate) fn scan_segment(
         if rest.iter().all(|&b| b == 0) {
             return Ok(end);
         }
-        let torn = Scanned {
-            torn: Some((offset as u64, non_zero_len(rest))),
-            ..end
+        // Built only where a record is damaged: sizing the tail scans the segment.
+        let torn = || {
+            Ok(Scanned {
+                torn: Some((offset as u64, non_zero_len(rest))),
+                ..end
+            })
         };
         // Only evaluated where a record is damaged.
         let is_tail = || last && !valid_record_after(rest.get(1..).unwrap_or(&[]), next_seq);
         let Some(header_bytes) = rest.get(..FRAME_LEN).and_then(|h| <&[u8; FRAME_LEN]>::try_from(h).ok()) else {
             return if is_tail() {
-                Ok(torn)
+                torn()
             } else {
                 Err(corrupt(offset, None, CorruptionKind::Truncated))
             };
@@ -113,14 +116,14 @@ pub(crate) fn scan_segment(
         let record_end = FRAME_LEN.saturating_add(frame.payload_len);
         let Some(payload) = rest.get(FRAME_LEN..record_end) else {
             return if is_tail() {
-                Ok(torn)
+                torn()
             } else {
                 Err(corrupt(offset, None, CorruptionKind::Truncated))
             };
         };
         if !frame.checks(header_bytes, payload) {
             return if is_tail() {
-                Ok(torn)
+                torn()
             } else {
                 Err(corrupt(offset, None, CorruptionKind::ChecksumMismatch))
             };
