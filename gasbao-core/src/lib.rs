@@ -62,7 +62,7 @@
 )]
 
 /// The README's examples run as doctests, so the quick start stays true.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "journal"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
