@@ -144,6 +144,8 @@ pub struct Journal {
     writer: Mutex<Writer>,
     sync: Mutex<SyncState>,
     synced: Condvar,
+    /// Group-commit appenders between the start of `append` and its return.
+    appending: std::sync::atomic::AtomicU64,
 }
 
 struct Writer {
@@ -288,6 +290,7 @@ impl Journal {
                 failed: None,
             }),
             synced: Condvar::new(),
+            appending: std::sync::atomic::AtomicU64::new(0),
             storage,
             options,
         };
@@ -312,7 +315,19 @@ impl Journal {
     ///
     /// As [`append`](Self::append); a batch with one payload too large appends nothing.
     pub fn append_batch<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
-        let range = self.enqueue(payloads)?;
+        if self.options.durability == Durability::GroupCommit {
+            // Counted before queueing, so that a gathering leader waits for us.
+            self.appending.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let range = match self.enqueue(payloads) {
+            Ok(range) => range,
+            Err(e) => {
+                if self.options.durability == Durability::GroupCommit {
+                    self.appending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                return Err(e);
+            }
+        };
         match self.options.durability {
             Durability::Buffered => {}
             Durability::SyncEachCommit => {
@@ -323,7 +338,11 @@ impl Journal {
                 sync_file(&mut writer, &*file)?;
                 self.mark_durable(through);
             }
-            Durability::GroupCommit => self.wait_durable(range.end)?,
+            Durability::GroupCommit => {
+                let result = self.wait_durable(range.end);
+                self.appending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                result?;
+            }
         }
         Ok(range)
     }
@@ -494,9 +513,7 @@ impl Journal {
             }
             state.syncing = true;
             drop(state);
-            // Appenders just woken by the previous sync are about to queue their
-            // next records; letting them run first makes this batch theirs too.
-            std::thread::yield_now();
+            self.gather_batch();
             let result = self.flush_and_sync();
             state = lock(&self.sync);
             state.syncing = false;
@@ -506,6 +523,25 @@ impl Journal {
                 Err(other) => return Err(other),
             }
             self.synced.notify_all();
+        }
+    }
+
+    /// Before a group sync, gives every appender that is inside `append` a
+    /// moment to queue its record, so that one sync carries them all (as
+    /// PostgreSQL's `commit_delay` does). Bounded by a short deadline.
+    fn gather_batch(&self) {
+        const WINDOW: std::time::Duration = std::time::Duration::from_micros(100);
+        let deadline = std::time::Instant::now().checked_add(WINDOW);
+        loop {
+            let queued = {
+                let writer = lock(&self.writer);
+                writer.next_seq.saturating_sub(writer.written_next)
+            };
+            let appending = self.appending.load(std::sync::atomic::Ordering::Relaxed);
+            if queued >= appending || deadline.is_none_or(|d| std::time::Instant::now() >= d) {
+                return;
+            }
+            std::thread::yield_now();
         }
     }
 
