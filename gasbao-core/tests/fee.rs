@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{dec, money, price, vol};
+use common::{any_decimal, dec, money, price, vol};
 use gasbao_core::{Money, RoundingMode, Step, TariffError, UnitPrice, Volume, fee};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -82,11 +82,6 @@ fn a_price() -> impl Strategy<Value = UnitPrice> {
 
 fn a_volume() -> impl Strategy<Value = Volume> {
     (0u64..1_000_000_000_000, 0u32..=9).prop_map(|(m, s)| Volume::new(Decimal::new(m as i64, s)).unwrap())
-}
-
-fn any_decimal() -> impl Strategy<Value = Decimal> {
-    (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0u32..=28)
-        .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(lo, mid, hi, negative, scale))
 }
 
 fn mode() -> impl Strategy<Value = RoundingMode> {

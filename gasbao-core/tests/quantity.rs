@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{dec, money};
+use common::{any_decimal, dec, money};
 use gasbao_core::{Money, Quantity, QuantityError, RoundingMode, UnitPrice, Volume};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -114,11 +114,6 @@ fn checked_arithmetic_reports_failure_instead_of_panicking() {
         Money::checked_sum([Money::new(Decimal::MAX), Money::from_fen(100)]),
         None
     );
-}
-
-fn any_decimal() -> impl Strategy<Value = Decimal> {
-    (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0u32..=28)
-        .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(lo, mid, hi, negative, scale))
 }
 
 proptest! {

@@ -261,14 +261,13 @@ impl Journal {
                 file
             }
         };
-        let Some(first) = segments.first() else {
-            unreachable_empty()?
-        };
+        // At least one segment exists here: found, or created just above.
+        let first_seq = segments.first().map_or(next_seq, |s| s.first_seq);
         // What recovery read may still sit in a cache the crash did not empty.
         file.sync().map_err(io_error("syncing", ""))?;
         let report = RecoveryReport {
             segments: segments.len(),
-            first_seq: first.first_seq,
+            first_seq,
             next_seq,
             torn_tail,
         };
@@ -657,13 +656,4 @@ fn fail(writer: &mut Writer, error: io::Error) -> AppendError {
     let source = Arc::new(error);
     writer.failed = Some(Arc::clone(&source));
     AppendError::Failed { source }
-}
-
-fn unreachable_empty<T>() -> Result<T, OpenError> {
-    // `open` creates a segment when there is none, so this cannot happen.
-    Err(OpenError::Io {
-        operation: "finding",
-        file: String::new(),
-        source: io::Error::other("no segment"),
-    })
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use gasbao_core::{Bill, Date, MeterReading, Money, UnitPrice, Volume};
+use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 pub fn dec(text: &str) -> Decimal {
@@ -33,4 +34,10 @@ pub fn line_volumes(bill: &Bill) -> Volume {
     bill.lines()
         .iter()
         .fold(Volume::ZERO, |sum, line| sum.checked_add(line.volume).unwrap())
+}
+
+/// Any `Decimal` at all: every mantissa, sign and scale.
+pub fn any_decimal() -> impl Strategy<Value = Decimal> {
+    (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0u32..=28)
+        .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(lo, mid, hi, negative, scale))
 }
