@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::journal::checkpoint::KeyId;
+
 /// Damage found in a journal: which segment, where in it, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("segment {segment}, offset {offset}{}: {problem}", seq.map(|s| format!(", record {s}")).unwrap_or_default())]
@@ -30,6 +32,9 @@ pub enum CorruptionKind {
     /// The segment was written by a format version this code does not read.
     #[error("format version {0} is not supported")]
     UnsupportedVersion(u32),
+    /// The segment header has flags this code does not know.
+    #[error("unknown segment flags {0:#x}")]
+    UnsupportedFlags(u32),
     /// The segment's name and header disagree, or it does not start where the
     /// previous segment ended.
     #[error("the segment should start at record {expected}")]
@@ -52,9 +57,51 @@ pub enum CorruptionKind {
         /// The sequence number that should be here.
         expected: u64,
     },
-    /// A record of a kind this code does not know.
+    /// A record of a kind this code does not know, or a checkpoint in a
+    /// journal without a hash chain.
     #[error("unknown record kind {0}")]
     UnknownKind(u32),
+    /// A record does not commit the chain hash of the record before it (or a
+    /// segment does not start with the hash its predecessor ends with): a
+    /// record was changed, removed or inserted.
+    #[error("the hash chain is broken")]
+    ChainBroken,
+    /// A checkpoint's signature does not verify.
+    #[error("checkpoint: {0}")]
+    BadCheckpoint(SignatureError),
+}
+
+/// Why a checkpoint signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// `r` or `s` is 0 or not below the curve order: not the canonical encoding.
+    #[error("the signature is not canonical (r or s outside [1, n-1])")]
+    NonCanonical,
+    /// The signature does not match the message and key.
+    #[error("the signature does not verify")]
+    Mismatch,
+    /// The checkpoint was signed by another key.
+    #[error("signed by another key, {0}")]
+    OtherKey(KeyId),
+    /// A checkpoint record's payload has the wrong length.
+    #[error("the checkpoint record is malformed")]
+    Malformed,
+    /// Signing failed.
+    #[error("signing failed")]
+    Signing,
+}
+
+/// A key that could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The secret scalar is 0 or not below the curve order.
+    #[error("the secret key is not a valid SM2 scalar")]
+    InvalidSecret,
+    /// The bytes are not an SM2 public key.
+    #[error("the public key is not a point on the SM2 curve")]
+    InvalidPublicKey,
 }
 
 /// A journal that could not be opened.
@@ -75,6 +122,12 @@ pub enum OpenError {
     /// Damage before the tail: never skipped, never repaired silently.
     #[error("the journal is damaged")]
     Corrupt(#[from] Corruption),
+    /// The journal has a hash chain and the options ask for none, or the reverse.
+    #[error("the journal {} a hash chain, unlike the options", if *journal_chained { "has" } else { "has no" })]
+    ChainMismatch {
+        /// Whether the journal on disk is chained.
+        journal_chained: bool,
+    },
 }
 
 /// An append, or a wait for durability, that failed.
@@ -89,6 +142,12 @@ pub enum AppendError {
         /// The limit.
         max: usize,
     },
+    /// A checkpoint was asked of a journal without a signing key.
+    #[error("the journal has no checkpoint signing key")]
+    NotSigned,
+    /// A checkpoint could not be signed; nothing was appended.
+    #[error("could not sign a checkpoint")]
+    Signing(#[source] SignatureError),
     /// Writing or syncing failed. The journal refuses further appends, since it
     /// can no longer tell what reached the disk; reopen it to recover.
     #[error("the journal's storage failed; reopen the journal")]

@@ -1,44 +1,93 @@
-//! The on-disk format, version 1. Little-endian throughout.
+//! The on-disk format. Little-endian throughout.
 //!
-//! A segment file is named `{first_seq:020}.gbj` and starts with a 40-byte header:
+//! A segment file is named `{first_seq:020}.gbj`. Version 1 segments hold
+//! plain records; version 2 segments hold hash-chained records and may hold
+//! checkpoints. Both are read; a journal is written in one of them throughout.
+//!
+//! A segment starts with a header, 40 bytes in version 1 and 72 in version 2:
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 0..8 | magic `b"GASBAOJ\n"` |
-//! | 8..12 | format version, `1` |
+//! | 8..12 | format version, `1` or `2` |
 //! | 12..16 | flags (reserved, `0`) |
 //! | 16..24 | segment id |
 //! | 24..32 | sequence number of the segment's first record |
-//! | 32..36 | CRC32C of bytes 0..32 |
+//! | 32..36 | CRC32C of bytes 0..32 (version 2: then bytes 40..72) |
 //! | 36..40 | reserved, `0` |
+//! | 40..72 | version 2: the chain hash before the segment's first record |
 //!
-//! Then records, each a 20-byte frame header and the payload:
+//! Then records, each a frame header (20 bytes in version 1, 52 in version 2)
+//! and the payload:
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 0..4 | payload length |
-//! | 4..8 | CRC32C of bytes 0..4 and 8..20, then the payload |
+//! | 4..8 | CRC32C of bytes 0..4, then 8 to the end of the frame header, then the payload |
 //! | 8..16 | sequence number |
-//! | 16..20 | record kind (`0` data) |
-//! | 20.. | payload |
+//! | 16..20 | record kind: `0` data, `1` checkpoint (version 2 only) |
+//! | 20..52 | version 2: the chain hash before this record |
+//! | then | payload |
+//!
+//! A record's chain hash is the SM3 of its whole frame except bytes 4..8. A
+//! checkpoint does not take a sequence number: its sequence field holds the
+//! number of data records before it, and its payload is the signing key's id
+//! (32 bytes) and the signature `r || s` (64 bytes) over
+//! `checkpoint_message(that number, the checkpoint's chain field)`.
 
-/// Segment header length.
-pub(crate) const HEADER_LEN: usize = 40;
-/// Record frame header length.
-pub(crate) const FRAME_LEN: usize = 20;
-/// The format version this code writes.
-pub(crate) const VERSION: u32 = 1;
+use crate::journal::chain::ChainHash;
+
 /// Largest payload a record may carry (the length must fit well inside `u32`).
 pub(crate) const MAX_PAYLOAD: usize = 64 << 20;
+/// A data record.
+pub(crate) const KIND_DATA: u32 = 0;
+/// A signed checkpoint (chained segments only).
+pub(crate) const KIND_CHECKPOINT: u32 = 1;
 
 const MAGIC: [u8; 8] = *b"GASBAOJ\n";
 const SUFFIX: &str = ".gbj";
+const PLAIN_HEADER_LEN: usize = 40;
+const CHAINED_HEADER_LEN: usize = 72;
+
+/// How a segment's records are laid out: the format version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Version 1: checksummed records.
+    Plain,
+    /// Version 2: records that carry the SM3 chain hash before them.
+    Chained,
+}
+
+impl Layout {
+    pub(crate) const fn version(self) -> u32 {
+        match self {
+            Layout::Plain => 1,
+            Layout::Chained => 2,
+        }
+    }
+
+    pub(crate) const fn header_len(self) -> usize {
+        match self {
+            Layout::Plain => PLAIN_HEADER_LEN,
+            Layout::Chained => CHAINED_HEADER_LEN,
+        }
+    }
+
+    pub(crate) const fn frame_len(self) -> usize {
+        match self {
+            Layout::Plain => 20,
+            Layout::Chained => 52,
+        }
+    }
+}
 
 /// What a segment header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SegmentHeader {
     pub(crate) segment_id: u64,
     pub(crate) first_seq: u64,
+    /// In a chained segment, the chain hash before its first record.
+    pub(crate) chain: Option<ChainHash>,
 }
 
 /// Why a segment header was refused.
@@ -48,40 +97,80 @@ pub(crate) enum HeaderProblem {
     Magic,
     Checksum,
     Version(u32),
+    Flags(u32),
 }
 
 impl SegmentHeader {
-    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
+    pub(crate) fn layout(&self) -> Layout {
+        if self.chain.is_some() {
+            Layout::Chained
+        } else {
+            Layout::Plain
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let layout = self.layout();
+        let mut out = vec![0u8; layout.header_len()];
         put(&mut out, 0, &MAGIC);
-        put(&mut out, 8, &VERSION.to_le_bytes());
+        put(&mut out, 8, &layout.version().to_le_bytes());
         put(&mut out, 16, &self.segment_id.to_le_bytes());
         put(&mut out, 24, &self.first_seq.to_le_bytes());
-        let crc = crc32c::crc32c(out.get(..32).unwrap_or(&[]));
+        if let Some(chain) = &self.chain {
+            put(&mut out, 40, chain.as_bytes());
+        }
+        let crc = header_crc(&out);
         put(&mut out, 32, &crc.to_le_bytes());
         out
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<SegmentHeader, HeaderProblem> {
-        let header = bytes.get(..HEADER_LEN).ok_or(HeaderProblem::Short)?;
+        let header = bytes.get(..PLAIN_HEADER_LEN).ok_or(HeaderProblem::Short)?;
         if header.get(..8) != Some(&MAGIC[..]) {
             return Err(HeaderProblem::Magic);
         }
-        if crc32c::crc32c(header.get(..32).unwrap_or(&[])) != u32_at(header, 32) {
-            return Err(HeaderProblem::Checksum);
-        }
-        if u32_at(header, 36) != 0 {
-            return Err(HeaderProblem::Checksum);
-        }
         let version = u32_at(header, 8);
-        if version != VERSION {
-            return Err(HeaderProblem::Version(version));
+        let layout = match version {
+            1 => Some(Layout::Plain),
+            2 => Some(Layout::Chained),
+            _ => None,
+        };
+        // A header of an unknown version is checked as far as version 1 goes,
+        // to tell a newer file from a damaged one.
+        let header = bytes
+            .get(..layout.map_or(PLAIN_HEADER_LEN, Layout::header_len))
+            .ok_or(HeaderProblem::Short)?;
+        let checked = if layout.is_some() {
+            header
+        } else {
+            header.get(..36).unwrap_or(&[])
+        };
+        if header_crc(checked) != u32_at(header, 32) || u32_at(header, 36) != 0 {
+            return Err(HeaderProblem::Checksum);
         }
+        let Some(layout) = layout else {
+            return Err(HeaderProblem::Version(version));
+        };
+        let flags = u32_at(header, 12);
+        if flags != 0 {
+            return Err(HeaderProblem::Flags(flags));
+        }
+        let chain = match layout {
+            Layout::Plain => None,
+            Layout::Chained => Some(ChainHash::from_bytes(bytes32_at(header, 40))),
+        };
         Ok(SegmentHeader {
             segment_id: u64_at(header, 16),
             first_seq: u64_at(header, 24),
+            chain,
         })
     }
+}
+
+/// CRC32C of a header: bytes 0..32, then from 40 on.
+fn header_crc(header: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(header.get(..32).unwrap_or(&[]));
+    crc32c::crc32c_append(crc, header.get(40..).unwrap_or(&[]))
 }
 
 /// The file name of the segment whose first record is `first_seq`.
@@ -98,21 +187,26 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Appends the frame of record `seq` with `payload` to `out`.
-pub(crate) fn encode_record(out: &mut Vec<u8>, seq: u64, payload: &[u8]) {
+/// Appends the frame of a record to `out`. In a chained journal, `chain` is
+/// the chain hash before the record, and becomes the record's own.
+pub(crate) fn encode_record(out: &mut Vec<u8>, seq: u64, kind: u32, chain: Option<&mut ChainHash>, payload: &[u8]) {
+    let start = out.len();
     // The caller checked `payload.len() <= MAX_PAYLOAD`, so it fits a u32.
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX).to_le_bytes();
-    let seq = seq.to_le_bytes();
-    let kind = 0u32.to_le_bytes();
-    let mut crc = crc32c::crc32c(&len);
-    crc = crc32c::crc32c_append(crc, &seq);
-    crc = crc32c::crc32c_append(crc, &kind);
-    crc = crc32c::crc32c_append(crc, payload);
     out.extend_from_slice(&len);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&seq);
-    out.extend_from_slice(&kind);
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&kind.to_le_bytes());
+    if let Some(chain) = &chain {
+        out.extend_from_slice(chain.as_bytes());
+    }
     out.extend_from_slice(payload);
+    let frame = out.get(start..).unwrap_or(&[]);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&len), frame.get(8..).unwrap_or(&[]));
+    if let Some(chain) = chain {
+        *chain = ChainHash::of_frame(frame);
+    }
+    put(out.get_mut(start..).unwrap_or(&mut []), 4, &crc.to_le_bytes());
 }
 
 /// A decoded frame header.
@@ -122,24 +216,30 @@ pub(crate) struct Frame {
     pub(crate) crc: u32,
     pub(crate) seq: u64,
     pub(crate) kind: u32,
+    /// In a chained segment, the chain hash before this record.
+    pub(crate) chain: Option<ChainHash>,
 }
 
 impl Frame {
-    pub(crate) fn decode(bytes: &[u8; FRAME_LEN]) -> Frame {
-        Frame {
-            payload_len: usize::try_from(u32_at(bytes, 0)).unwrap_or(usize::MAX),
-            crc: u32_at(bytes, 4),
-            seq: u64_at(bytes, 8),
-            kind: u32_at(bytes, 16),
-        }
+    /// Decodes the frame header at the start of `bytes`, if they hold one.
+    pub(crate) fn decode(layout: Layout, bytes: &[u8]) -> Option<Frame> {
+        let header = bytes.get(..layout.frame_len())?;
+        Some(Frame {
+            payload_len: usize::try_from(u32_at(header, 0)).unwrap_or(usize::MAX),
+            crc: u32_at(header, 4),
+            seq: u64_at(header, 8),
+            kind: u32_at(header, 16),
+            chain: match layout {
+                Layout::Plain => None,
+                Layout::Chained => Some(ChainHash::from_bytes(bytes32_at(header, 20))),
+            },
+        })
     }
 
-    /// Whether `payload` matches this frame's checksum.
-    pub(crate) fn checks(&self, header: &[u8; FRAME_LEN], payload: &[u8]) -> bool {
-        let mut crc = crc32c::crc32c(header.get(..4).unwrap_or(&[]));
-        crc = crc32c::crc32c_append(crc, header.get(8..20).unwrap_or(&[]));
-        crc = crc32c::crc32c_append(crc, payload);
-        crc == self.crc
+    /// Whether `frame` (header and payload) matches this frame's checksum.
+    pub(crate) fn checks(&self, frame: &[u8]) -> bool {
+        let crc = crc32c::crc32c(frame.get(..4).unwrap_or(&[]));
+        crc32c::crc32c_append(crc, frame.get(8..).unwrap_or(&[])) == self.crc
     }
 }
 
@@ -157,6 +257,14 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(word)
 }
 
+fn bytes32_at(bytes: &[u8], at: usize) -> [u8; 32] {
+    let mut word = [0u8; 32];
+    if let Some(src) = bytes.get(at..at.saturating_add(32)) {
+        word.copy_from_slice(src);
+    }
+    word
+}
+
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
     if let Some(src) = bytes.get(at..at.saturating_add(8)) {
@@ -169,37 +277,93 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn header_round_trips_and_detects_damage() {
-        let header = SegmentHeader {
+    fn headers() -> [SegmentHeader; 2] {
+        let plain = SegmentHeader {
             segment_id: 7,
             first_seq: 1_000,
+            chain: None,
         };
-        let bytes = header.encode();
-        assert_eq!(SegmentHeader::decode(&bytes), Ok(header));
-        for bit in 0..(HEADER_LEN * 8) {
-            let mut damaged = bytes;
-            damaged[bit / 8] ^= 1 << (bit % 8);
-            assert!(SegmentHeader::decode(&damaged).is_err(), "bit {bit}");
+        let chained = SegmentHeader {
+            chain: Some(ChainHash::from_bytes([0xa5; 32])),
+            ..plain
+        };
+        [plain, chained]
+    }
+
+    #[test]
+    fn headers_round_trip_and_detect_damage() {
+        for header in headers() {
+            let bytes = header.encode();
+            assert_eq!(bytes.len(), header.layout().header_len());
+            assert_eq!(SegmentHeader::decode(&bytes), Ok(header));
+            for bit in 0..(bytes.len() * 8) {
+                let mut damaged = bytes.clone();
+                damaged[bit / 8] ^= 1 << (bit % 8);
+                assert!(
+                    SegmentHeader::decode(&damaged).is_err(),
+                    "{:?} bit {bit}",
+                    header.layout()
+                );
+            }
+            assert_eq!(
+                SegmentHeader::decode(&bytes[..bytes.len() - 1]),
+                Err(HeaderProblem::Short)
+            );
         }
-        assert_eq!(SegmentHeader::decode(&bytes[..39]), Err(HeaderProblem::Short));
+    }
+
+    #[test]
+    fn a_version_1_header_is_laid_out_as_documented() {
+        let bytes = headers()[0].encode();
+        assert_eq!(&bytes[..8], b"GASBAOJ\n");
+        assert_eq!(bytes[8..12], 1u32.to_le_bytes());
+        assert_eq!(bytes[24..32], 1_000u64.to_le_bytes());
+        assert_eq!(bytes[32..36], crc32c::crc32c(&bytes[..32]).to_le_bytes());
+    }
+
+    #[test]
+    fn a_newer_version_is_told_apart_from_damage() {
+        let mut bytes = headers()[0].encode();
+        bytes[8] = 3;
+        let crc = crc32c::crc32c(&bytes[..32]);
+        bytes[32..36].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(SegmentHeader::decode(&bytes), Err(HeaderProblem::Version(3)));
+        bytes[8] = 1;
+        bytes[12] = 1;
+        let crc = crc32c::crc32c(&bytes[..32]);
+        bytes[32..36].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(SegmentHeader::decode(&bytes), Err(HeaderProblem::Flags(1)));
     }
 
     #[test]
     fn frames_round_trip_and_checksums_cover_every_field() {
-        let mut out = Vec::new();
-        encode_record(&mut out, 42, b"meter 17: 350.125 m3");
-        let header: [u8; FRAME_LEN] = out[..FRAME_LEN].try_into().unwrap();
-        let frame = Frame::decode(&header);
-        assert_eq!((frame.payload_len, frame.seq, frame.kind), (20, 42, 0));
-        assert!(frame.checks(&header, &out[FRAME_LEN..]));
-        for bit in 0..(out.len() * 8) {
-            let mut damaged = out.clone();
-            damaged[bit / 8] ^= 1 << (bit % 8);
-            let header: [u8; FRAME_LEN] = damaged[..FRAME_LEN].try_into().unwrap();
-            let payload = damaged.get(FRAME_LEN..).unwrap();
-            assert!(!Frame::decode(&header).checks(&header, payload), "bit {bit}");
+        for layout in [Layout::Plain, Layout::Chained] {
+            let mut out = Vec::new();
+            let mut chain = ChainHash::from_bytes([3; 32]);
+            let chain = (layout == Layout::Chained).then_some(&mut chain);
+            encode_record(&mut out, 42, KIND_DATA, chain, b"meter 17: 350.125 m3");
+            assert_eq!(out.len(), layout.frame_len() + 20);
+            let frame = Frame::decode(layout, &out).unwrap();
+            assert_eq!((frame.payload_len, frame.seq, frame.kind), (20, 42, 0));
+            assert!(frame.checks(&out));
+            for bit in 0..(out.len() * 8) {
+                let mut damaged = out.clone();
+                damaged[bit / 8] ^= 1 << (bit % 8);
+                assert!(!Frame::decode(layout, &damaged).unwrap().checks(&damaged), "bit {bit}");
+            }
         }
+    }
+
+    #[test]
+    fn a_chained_frame_commits_the_previous_hash_and_yields_its_own() {
+        let before = ChainHash::from_bytes([9; 32]);
+        let mut chain = before;
+        let mut out = Vec::new();
+        encode_record(&mut out, 5, KIND_DATA, Some(&mut chain), b"valve 3 closed");
+        let frame = Frame::decode(Layout::Chained, &out).unwrap();
+        assert_eq!(frame.chain, Some(before));
+        assert_eq!(chain, ChainHash::of_frame(&out));
+        assert_ne!(chain, before);
     }
 
     #[test]

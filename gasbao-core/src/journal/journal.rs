@@ -2,12 +2,19 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::num::NonZeroU64;
 use std::ops::Range;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::journal::chain::ChainHash;
+use crate::journal::checkpoint::{CHECKPOINT_PAYLOAD_LEN, Checkpoint, CheckpointSigningKey};
 use crate::journal::error::{AppendError, OpenError, ReadError};
-use crate::journal::format::{HEADER_LEN, MAX_PAYLOAD, SegmentHeader, encode_record, segment_name};
-use crate::journal::scan::{SegmentName, list_segments, read_segment, scan_segment};
+use crate::journal::format::{
+    KIND_CHECKPOINT, KIND_DATA, Layout, MAX_PAYLOAD, SegmentHeader, encode_record, segment_name,
+};
+use crate::journal::scan::{
+    ScanContext, ScannedSegment, SegmentEnd, SegmentName, read_segment, scan_journal, scan_segment,
+};
 use crate::journal::storage::{Storage, StorageFile};
 
 /// When an append returns, relative to the disk.
@@ -26,8 +33,48 @@ pub enum Durability {
     GroupCommit,
 }
 
+/// What protects a journal's records beyond their checksums.
+///
+/// Chosen when a journal is created; opening it again with a different choice
+/// of chain is refused ([`OpenError::ChainMismatch`]).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum Integrity {
+    /// CRC32C per record (format version 1): catches torn writes and bit rot.
+    #[default]
+    Checksums,
+    /// An SM3 hash chain (format version 2): each record commits the chain
+    /// hash of all before it, so any change, removal or insertion shows.
+    HashChain,
+    /// The hash chain, sealed by SM2-signed checkpoints: one after every
+    /// `every` records, and on [`Journal::checkpoint`]. Opening checks every
+    /// checkpoint against this key's public half.
+    Signed {
+        /// The key that signs checkpoints.
+        key: Arc<CheckpointSigningKey>,
+        /// Records between automatic checkpoints.
+        every: NonZeroU64,
+    },
+}
+
+impl Integrity {
+    fn layout(&self) -> Layout {
+        match self {
+            Integrity::Checksums => Layout::Plain,
+            Integrity::HashChain | Integrity::Signed { .. } => Layout::Chained,
+        }
+    }
+
+    fn signing(&self) -> Option<(&CheckpointSigningKey, NonZeroU64)> {
+        match self {
+            Integrity::Signed { key, every } => Some((key, *every)),
+            Integrity::Checksums | Integrity::HashChain => None,
+        }
+    }
+}
+
 /// How a journal is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct JournalOptions {
     /// When appends return.
@@ -40,6 +87,8 @@ pub struct JournalOptions {
     /// Segment files grow by this many bytes of zeros at a time, ahead of the
     /// records, so that most syncs need not commit a new file size.
     pub allocation_chunk: u64,
+    /// Hash chain and signed checkpoints, or checksums only.
+    pub integrity: Integrity,
 }
 
 impl Default for JournalOptions {
@@ -49,6 +98,7 @@ impl Default for JournalOptions {
             segment_size: 64 << 20,
             buffer_size: 1 << 20,
             allocation_chunk: 1 << 20,
+            integrity: Integrity::Checksums,
         }
     }
 }
@@ -65,6 +115,13 @@ impl JournalOptions {
     #[must_use]
     pub fn allocation_chunk(mut self, bytes: u64) -> JournalOptions {
         self.allocation_chunk = bytes;
+        self
+    }
+
+    /// These options with `integrity`.
+    #[must_use]
+    pub fn integrity(mut self, integrity: Integrity) -> JournalOptions {
+        self.integrity = integrity;
         self
     }
 
@@ -88,6 +145,13 @@ pub struct RecoveryReport {
     pub next_seq: u64,
     /// A record torn by a crash and cut off, if there was one.
     pub torn_tail: Option<TornTail>,
+    /// In a chained journal, the chain hash after the last record.
+    pub chain_head: Option<ChainHash>,
+    /// Checkpoints found (their signatures checked if the journal is
+    /// [`Integrity::Signed`]), and the newest.
+    pub checkpoints: u64,
+    /// The newest checkpoint.
+    pub last_checkpoint: Option<Checkpoint>,
 }
 
 /// A record at the end of the journal that a crash cut short; it was never
@@ -163,6 +227,12 @@ struct Writer {
     /// Sequence number of the first record in `pending`: everything before it
     /// has been written to the storage.
     written_next: u64,
+    /// In a chained journal, the chain hash after the last record encoded...
+    chain: Option<ChainHash>,
+    /// ... and after the last record written to the storage.
+    written_chain: Option<ChainHash>,
+    /// How many records the newest checkpoint seals.
+    sealed_through: u64,
     failed: Option<Arc<io::Error>>,
 }
 
@@ -208,79 +278,100 @@ impl Journal {
                 source,
             }
         };
-        let segments = list_segments(&*storage).map_err(io_error("listing", ""))?;
+        let verifying = options.integrity.signing().map(|(key, _)| key.verifying_key());
+        let scan = scan_journal(&*storage, verifying)?;
+        if let Some(damage) = scan.damage.clone() {
+            return Err(OpenError::Corrupt(damage));
+        }
+        let layout = options.integrity.layout();
+        if let Some(found) = scan.segments.iter().find_map(|s| s.scanned.layout)
+            && found != layout
+        {
+            return Err(OpenError::ChainMismatch {
+                journal_chained: found == Layout::Chained,
+            });
+        }
+        let (checkpoints, last_checkpoint) = scan.checkpoints();
+        let mut segments: Vec<SegmentName> = Vec::with_capacity(scan.segments.len());
         let mut torn_tail = None;
-        let mut next_seq = None;
-        let mut last_file = None;
-        let mut write_offset = HEADER_LEN as u64;
-        let count = segments.len();
-        let mut kept = Vec::with_capacity(count);
-        for (index, segment) in segments.into_iter().enumerate() {
-            let last = index.saturating_add(1) == count;
-            let file = storage
-                .open(&segment.name, false)
-                .map_err(io_error("opening", &segment.name))?;
-            let bytes = read_segment(&*file).map_err(io_error("reading", &segment.name))?;
-            let scanned = scan_segment(&segment, &bytes, next_seq, last, |_, _| {})?;
-            if let Some((offset, torn_bytes)) = scanned.torn {
+        let mut end = None;
+        let mut write_offset = 0;
+        for ScannedSegment { segment, scanned } in scan.segments {
+            end = Some(scanned.end);
+            if let Some((offset, bytes)) = scanned.torn {
                 torn_tail = Some(TornTail {
                     segment: segment.name.clone(),
                     offset,
-                    bytes: torn_bytes,
+                    bytes,
                 });
-                if offset < HEADER_LEN as u64 {
+                if scanned.layout.is_none() {
                     // A crash while the segment was being created: it holds no record.
-                    drop(file);
                     storage
                         .remove(&segment.name)
                         .map_err(io_error("removing", &segment.name))?;
                     storage.sync_directory().map_err(io_error("syncing", ""))?;
-                    next_seq = Some(scanned.next_seq);
                     continue;
                 }
-                file.truncate(offset)
-                    .map_err(io_error("cutting the torn tail of", &segment.name))?;
-            }
-            next_seq = Some(scanned.next_seq);
-            write_offset = scanned.data_end;
-            last_file = Some(file);
-            kept.push(segment);
-        }
-        let mut segments = kept;
-        let next_seq = next_seq.unwrap_or(0);
-        let file = match last_file {
-            Some(file) => file,
-            None => {
-                let segment = create_segment(&*storage, next_seq, options.allocation_chunk.min(options.segment_size))
-                    .map_err(io_error("creating", &segment_name(next_seq)))?;
                 let file = storage
                     .open(&segment.name, false)
                     .map_err(io_error("opening", &segment.name))?;
-                segments.push(segment);
-                write_offset = HEADER_LEN as u64;
-                file
+                file.truncate(offset)
+                    .map_err(io_error("cutting the torn tail of", &segment.name))?;
             }
+            write_offset = scanned.data_end;
+            segments.push(segment);
+        }
+        let end = end.unwrap_or(SegmentEnd {
+            next_seq: 0,
+            chain: None,
+        });
+        let next_seq = end.next_seq;
+        let chain = match layout {
+            Layout::Plain => None,
+            Layout::Chained => Some(end.chain.unwrap_or(ChainHash::GENESIS)),
         };
+        if segments.is_empty() {
+            let segment = create_segment(
+                &*storage,
+                next_seq,
+                chain,
+                options.allocation_chunk.min(options.segment_size),
+            )
+            .map_err(io_error("creating", &segment_name(next_seq)))?;
+            write_offset = layout.header_len() as u64;
+            segments.push(segment);
+        }
         // At least one segment exists here: found, or created just above.
         let first_seq = segments.first().map_or(next_seq, |s| s.first_seq);
+        let last_name = segments.last().map(|s| s.name.clone()).unwrap_or_default();
+        let file: Arc<dyn StorageFile> = Arc::from(
+            storage
+                .open(&last_name, false)
+                .map_err(io_error("opening", &last_name))?,
+        );
         // What recovery read may still sit in a cache the crash did not empty.
-        file.sync().map_err(io_error("syncing", ""))?;
+        file.sync().map_err(io_error("syncing", &last_name))?;
         let report = RecoveryReport {
             segments: segments.len(),
             first_seq,
             next_seq,
             torn_tail,
+            chain_head: chain,
+            checkpoints,
+            last_checkpoint,
         };
-        let file: Arc<dyn StorageFile> = Arc::from(file);
         let journal = Journal {
             writer: Mutex::new(Writer {
-                allocated: file.size().map_err(io_error("sizing", ""))?,
+                allocated: file.size().map_err(io_error("sizing", &last_name))?,
                 write_offset,
                 file,
                 segments,
                 next_seq,
                 pending: Vec::new(),
                 written_next: next_seq,
+                chain,
+                written_chain: chain,
+                sealed_through: last_checkpoint.map_or(first_seq, |c| c.records),
                 failed: None,
             }),
             sync: Mutex::new(SyncState {
@@ -327,8 +418,38 @@ impl Journal {
                 return Err(e);
             }
         };
+        self.commit(range.end)?;
+        Ok(range)
+    }
+
+    /// Signs the chain head now, appending a checkpoint that seals every
+    /// record so far; returns it once the journal's [`Durability`] says so.
+    ///
+    /// # Errors
+    ///
+    /// [`AppendError::NotSigned`] unless the journal is [`Integrity::Signed`];
+    /// [`AppendError::Failed`] if the storage failed, now or before.
+    pub fn checkpoint(&self) -> Result<Checkpoint, AppendError> {
+        let (key, _) = self.options.integrity.signing().ok_or(AppendError::NotSigned)?;
+        let checkpoint = {
+            let mut writer = lock(&self.writer);
+            refuse_if_failed(&writer)?;
+            append_checkpoint(&mut writer, key)?
+        };
+        if self.options.durability != Durability::Buffered {
+            // Durability is counted in records, and a checkpoint is not one:
+            // sync it here rather than wait for a record count it does not move.
+            let through = self.flush_and_sync()?;
+            self.mark_durable(through);
+        }
+        Ok(checkpoint)
+    }
+
+    /// Waits as the journal's [`Durability`] says for what was just enqueued:
+    /// records before `through`, and whatever was enqueued with them.
+    fn commit(&self, through: u64) -> Result<(), AppendError> {
         match self.options.durability {
-            Durability::Buffered => {}
+            Durability::Buffered => Ok(()),
             Durability::SyncEachCommit => {
                 let mut writer = lock(&self.writer);
                 self.flush(&mut writer)?;
@@ -336,14 +457,16 @@ impl Journal {
                 let through = writer.written_next;
                 sync_file(&mut writer, &*file)?;
                 self.mark_durable(through);
+                Ok(())
             }
             Durability::GroupCommit => {
-                let result = self.wait_durable(range.end);
+                // A checkpoint enqueued after the records goes out in the same
+                // flush: a group sync writes everything pending.
+                let result = self.wait_durable(through);
                 self.appending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                result?;
+                result
             }
         }
-        Ok(range)
     }
 
     /// Makes every record appended so far durable; returns the sequence number
@@ -368,6 +491,12 @@ impl Journal {
     #[must_use]
     pub fn durable_next(&self) -> u64 {
         lock(&self.sync).durable_next
+    }
+
+    /// In a chained journal, the chain hash after the last record appended.
+    #[must_use]
+    pub fn chain_head(&self) -> Option<ChainHash> {
+        lock(&self.writer).chain
     }
 
     /// Sequence number of the oldest record still kept.
@@ -419,27 +548,35 @@ impl Journal {
 
     fn enqueue<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
         let mut writer = lock(&self.writer);
-        if let Some(source) = &writer.failed {
-            return Err(AppendError::Failed {
-                source: Arc::clone(source),
-            });
-        }
+        refuse_if_failed(&writer)?;
         let first = writer.next_seq;
-        let rollback = writer.pending.len();
+        let rollback = (writer.pending.len(), writer.chain);
+        let undo = |writer: &mut Writer| {
+            writer.pending.truncate(rollback.0);
+            writer.chain = rollback.1;
+            writer.next_seq = first;
+        };
         for payload in payloads {
             if payload.len() > MAX_PAYLOAD {
-                writer.pending.truncate(rollback);
-                writer.next_seq = first;
+                undo(&mut writer);
                 return Err(AppendError::TooLarge {
                     len: payload.len(),
                     max: MAX_PAYLOAD,
                 });
             }
             let seq = writer.next_seq;
-            encode_record(&mut writer.pending, seq, payload);
+            let Writer { pending, chain, .. } = &mut *writer;
+            encode_record(pending, seq, KIND_DATA, chain.as_mut(), payload);
             writer.next_seq = seq.saturating_add(1);
         }
         let range = first..writer.next_seq;
+        if let Some((key, every)) = self.options.integrity.signing()
+            && writer.next_seq.saturating_sub(writer.sealed_through) >= every.get()
+            && let Err(e) = append_checkpoint(&mut writer, key)
+        {
+            undo(&mut writer);
+            return Err(e);
+        }
         if self.options.durability == Durability::Buffered && writer.pending.len() >= self.options.buffer_size {
             self.flush(&mut writer)?;
         }
@@ -449,27 +586,29 @@ impl Journal {
     /// Hands pending records to the storage, starting a new segment first if
     /// the current one is full.
     fn flush(&self, writer: &mut Writer) -> Result<(), AppendError> {
-        if let Some(source) = &writer.failed {
-            return Err(AppendError::Failed {
-                source: Arc::clone(source),
-            });
-        }
+        refuse_if_failed(writer)?;
         if writer.pending.is_empty() {
             return Ok(());
         }
         let batch = writer.pending.len() as u64;
         let grown = writer.write_offset.saturating_add(batch);
-        if writer.write_offset > HEADER_LEN as u64 && grown > self.options.segment_size {
+        let header_len = self.options.integrity.layout().header_len() as u64;
+        if writer.write_offset > header_len && grown > self.options.segment_size {
             // The old segment must be durable before the next one exists.
             let old = Arc::clone(&writer.file);
             sync_file(writer, &*old)?;
-            let segment = create_segment(&*self.storage, writer.written_next, self.first_allocation())
-                .map_err(|e| fail(writer, e))?;
+            let segment = create_segment(
+                &*self.storage,
+                writer.written_next,
+                writer.written_chain,
+                self.first_allocation(),
+            )
+            .map_err(|e| fail(writer, e))?;
             let file: Arc<dyn StorageFile> =
                 Arc::from(self.storage.open(&segment.name, false).map_err(|e| fail(writer, e))?);
             writer.allocated = file.size().map_err(|e| fail(writer, e))?;
             writer.file = file;
-            writer.write_offset = HEADER_LEN as u64;
+            writer.write_offset = header_len;
             writer.segments.push(segment);
         }
         let needed = writer.write_offset.saturating_add(batch);
@@ -487,6 +626,7 @@ impl Journal {
             .map_err(|e| fail(writer, e))?;
         writer.write_offset = needed;
         writer.written_next = writer.next_seq;
+        writer.written_chain = writer.chain;
         // Keep the allocation for the next batch.
         writer.pending = pending;
         writer.pending.clear();
@@ -620,7 +760,12 @@ impl JournalReader {
         let records = &mut self.records;
         // The segment being appended to may end in a record still being written.
         let last = self.segments.is_empty();
-        scan_segment(segment, &bytes, None, last, |seq, payload| {
+        let context = ScanContext {
+            previous: None,
+            last,
+            key: None,
+        };
+        scan_segment(segment, &bytes, context, |seq, payload| {
             if (from..end).contains(&seq) {
                 records.push_back(Record {
                     seq,
@@ -632,19 +777,54 @@ impl JournalReader {
     }
 }
 
-fn create_segment(storage: &dyn Storage, first_seq: u64, allocation: u64) -> io::Result<SegmentName> {
+fn create_segment(
+    storage: &dyn Storage,
+    first_seq: u64,
+    chain: Option<ChainHash>,
+    allocation: u64,
+) -> io::Result<SegmentName> {
     let name = segment_name(first_seq);
     let file = storage.open(&name, true)?;
     file.truncate(0)?;
     let header = SegmentHeader {
         segment_id: first_seq,
         first_seq,
+        chain,
     };
     file.write_at(0, &header.encode())?;
     file.allocate(allocation)?;
     file.sync()?;
     storage.sync_directory()?;
     Ok(SegmentName { name, first_seq })
+}
+
+/// Encodes a checkpoint sealing every record encoded so far.
+fn append_checkpoint(writer: &mut Writer, key: &CheckpointSigningKey) -> Result<Checkpoint, AppendError> {
+    // Only signed journals checkpoint, and they are chained.
+    let head = writer.chain.unwrap_or(ChainHash::GENESIS);
+    let records = writer.next_seq;
+    let signature = key.sign(records, &head).map_err(AppendError::Signing)?;
+    let checkpoint = Checkpoint {
+        records,
+        head,
+        key_id: key.verifying_key().key_id(),
+        signature,
+    };
+    let payload: [u8; CHECKPOINT_PAYLOAD_LEN] = checkpoint.encode_payload();
+    let Writer { pending, chain, .. } = writer;
+    encode_record(pending, records, KIND_CHECKPOINT, chain.as_mut(), &payload);
+    writer.sealed_through = records;
+    Ok(checkpoint)
+}
+
+/// The error a failed journal answers every append with.
+fn refuse_if_failed(writer: &Writer) -> Result<(), AppendError> {
+    match &writer.failed {
+        Some(source) => Err(AppendError::Failed {
+            source: Arc::clone(source),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn sync_file(writer: &mut Writer, file: &dyn StorageFile) -> Result<(), AppendError> {

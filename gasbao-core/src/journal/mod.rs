@@ -8,6 +8,8 @@
 //! directory on disk, [`MemoryStorage`] in memory, and [`CrashStorage`], which
 //! simulates crashes, torn writes and I/O errors to prove what survives.
 
+mod chain;
+mod checkpoint;
 mod crash_storage;
 mod error;
 mod file_storage;
@@ -18,9 +20,14 @@ mod memory_storage;
 mod scan;
 mod storage;
 
+pub use chain::ChainHash;
+pub use checkpoint::{
+    CHECKPOINT_USER_ID, Checkpoint, CheckpointSignature, CheckpointSigningKey, CheckpointVerifyingKey, KeyId,
+    checkpoint_message,
+};
 pub use crash_storage::CrashStorage;
-pub use error::{AppendError, Corruption, CorruptionKind, OpenError, ReadError};
+pub use error::{AppendError, Corruption, CorruptionKind, KeyError, OpenError, ReadError, SignatureError};
 pub use file_storage::FileStorage;
-pub use journal::{Durability, Journal, JournalOptions, JournalReader, Record, RecoveryReport, TornTail};
+pub use journal::{Durability, Integrity, Journal, JournalOptions, JournalReader, Record, RecoveryReport, TornTail};
 pub use memory_storage::MemoryStorage;
 pub use storage::{Storage, StorageFile};

@@ -2,8 +2,12 @@
 
 use std::io;
 
-use crate::journal::error::{Corruption, CorruptionKind};
-use crate::journal::format::{FRAME_LEN, Frame, HEADER_LEN, HeaderProblem, SegmentHeader, parse_segment_name};
+use crate::journal::chain::ChainHash;
+use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey};
+use crate::journal::error::{Corruption, CorruptionKind, OpenError};
+use crate::journal::format::{
+    Frame, HeaderProblem, KIND_CHECKPOINT, KIND_DATA, Layout, SegmentHeader, parse_segment_name,
+};
 use crate::journal::storage::{Storage, StorageFile, read_full};
 
 /// A segment file and the first record it should hold.
@@ -24,6 +28,81 @@ pub(crate) fn list_segments(storage: &dyn Storage) -> io::Result<Vec<SegmentName
     Ok(segments)
 }
 
+/// A segment and what scanning it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScannedSegment {
+    pub(crate) segment: SegmentName,
+    pub(crate) scanned: Scanned,
+}
+
+/// What scanning a whole journal found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalScan {
+    /// The segments found valid, oldest first. The last may end in a torn
+    /// record (or be only a torn header).
+    pub(crate) segments: Vec<ScannedSegment>,
+    /// The first damage no crash explains, if any: scanning stopped there.
+    pub(crate) damage: Option<Corruption>,
+}
+
+impl JournalScan {
+    /// Where the valid records end.
+    pub(crate) fn end(&self) -> Option<SegmentEnd> {
+        self.segments.last().map(|s| s.scanned.end)
+    }
+
+    /// Checkpoints found in all segments, and the newest.
+    pub(crate) fn checkpoints(&self) -> (u64, Option<Checkpoint>) {
+        self.segments.iter().fold((0, None), |(count, last), s| {
+            (
+                count.saturating_add(s.scanned.checkpoints),
+                s.scanned.last_checkpoint.or(last),
+            )
+        })
+    }
+}
+
+/// Scans every segment of the journal in `storage`, oldest first, until the
+/// first damage; checks checkpoint signatures against `key` if given.
+pub(crate) fn scan_journal(
+    storage: &dyn Storage,
+    key: Option<&CheckpointVerifyingKey>,
+) -> Result<JournalScan, OpenError> {
+    let io_error = |operation, file: &str| {
+        let file = file.to_owned();
+        move |source| OpenError::Io {
+            operation,
+            file,
+            source,
+        }
+    };
+    let names = list_segments(storage).map_err(io_error("listing", ""))?;
+    let count = names.len();
+    let mut scan = JournalScan {
+        segments: Vec::with_capacity(count),
+        damage: None,
+    };
+    for (index, segment) in names.into_iter().enumerate() {
+        let file = storage
+            .open(&segment.name, false)
+            .map_err(io_error("opening", &segment.name))?;
+        let bytes = read_segment(&*file).map_err(io_error("reading", &segment.name))?;
+        let context = ScanContext {
+            previous: scan.end(),
+            last: index.saturating_add(1) == count,
+            key,
+        };
+        match scan_segment(&segment, &bytes, context, |_, _| {}) {
+            Ok(scanned) => scan.segments.push(ScannedSegment { segment, scanned }),
+            Err(damage) => {
+                scan.damage = Some(damage);
+                break;
+            }
+        }
+    }
+    Ok(scan)
+}
+
 /// Reads a whole segment file.
 pub(crate) fn read_segment(file: &dyn StorageFile) -> io::Result<Vec<u8>> {
     let len = usize::try_from(file.size()?).map_err(|_| io::Error::other("segment larger than memory"))?;
@@ -33,30 +112,57 @@ pub(crate) fn read_segment(file: &dyn StorageFile) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The result of scanning one segment.
+/// Where the previous segment ended, which the next must continue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Scanned {
-    /// Sequence number after the segment's last whole record.
+pub(crate) struct SegmentEnd {
+    /// Sequence number after its last record.
     pub(crate) next_seq: u64,
+    /// Its chain hash after its last record, if it is chained.
+    pub(crate) chain: Option<ChainHash>,
+}
+
+/// How to scan a segment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScanContext<'a> {
+    /// Where the segment before this one ended; `None` for the oldest kept.
+    pub(crate) previous: Option<SegmentEnd>,
+    /// Whether this is the newest segment, whose end a crash may have torn.
+    pub(crate) last: bool,
+    /// The key that must have signed every checkpoint; without one,
+    /// checkpoints are parsed but their signatures not checked.
+    pub(crate) key: Option<&'a CheckpointVerifyingKey>,
+}
+
+/// The result of scanning one segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    /// Where the segment's last whole record leaves the journal.
+    pub(crate) end: SegmentEnd,
     /// Offset just after the last whole record: where writing continues.
     pub(crate) data_end: u64,
     /// A record torn by a crash, if one follows: its offset and how many
     /// non-zero bytes it left.
     pub(crate) torn: Option<(u64, u64)>,
+    /// The segment's record layout (format version); `None` if its header was torn.
+    pub(crate) layout: Option<Layout>,
+    /// Checkpoints found, and the newest.
+    pub(crate) checkpoints: u64,
+    pub(crate) last_checkpoint: Option<Checkpoint>,
 }
 
-/// Scans `segment`'s `bytes`, handing each valid record to `visit`.
+/// Scans `segment`'s `bytes`, handing each valid data record to `visit`.
 ///
 /// Records end at the end of the file or where only zeros follow (space
 /// allocated ahead of writing). In the `last` segment, a damaged record is
 /// taken for the write a crash cut short, and cut off with whatever follows,
 /// unless a valid later record follows it: that proves the damage is not at
 /// the end, so it is a [`Corruption`], as is any damage in an earlier segment.
+/// A record with a valid checksum that breaks the hash chain, or a checkpoint
+/// whose signature fails, is always a [`Corruption`]: no crash makes one.
 pub(crate) fn scan_segment(
     segment: &SegmentName,
     bytes: &[u8],
-    expected_first: Option<u64>,
-    last: bool,
+    context: ScanContext<'_>,
     mut visit: impl FnMut(u64, &[u8]),
 ) -> Result<Scanned, Corruption> {
     let corrupt = |offset: usize, seq: Option<u64>, problem| Corruption {
@@ -67,108 +173,133 @@ pub(crate) fn scan_segment(
     };
     let header = match SegmentHeader::decode(bytes) {
         Ok(header) => header,
-        Err(HeaderProblem::Short) if last => {
+        Err(HeaderProblem::Short) if context.last => {
             return Ok(Scanned {
-                next_seq: segment.first_seq,
+                end: context.previous.unwrap_or(SegmentEnd {
+                    next_seq: segment.first_seq,
+                    chain: None,
+                }),
                 data_end: 0,
                 torn: Some((0, non_zero_len(bytes))),
+                layout: None,
+                checkpoints: 0,
+                last_checkpoint: None,
             });
         }
         Err(HeaderProblem::Version(version)) => {
             return Err(corrupt(0, None, CorruptionKind::UnsupportedVersion(version)));
         }
+        Err(HeaderProblem::Flags(flags)) => {
+            return Err(corrupt(0, None, CorruptionKind::UnsupportedFlags(flags)));
+        }
         Err(_) => return Err(corrupt(0, None, CorruptionKind::BadHeader)),
     };
-    let expected = expected_first.unwrap_or(segment.first_seq);
+    let expected = context.previous.map_or(segment.first_seq, |p| p.next_seq);
     if header.first_seq != segment.first_seq || header.first_seq != expected {
         return Err(corrupt(0, None, CorruptionKind::SegmentOutOfPlace { expected }));
     }
+    if let Some(previous) = context.previous
+        && previous.chain != header.chain
+    {
+        return Err(corrupt(0, None, CorruptionKind::ChainBroken));
+    }
 
-    let mut next_seq = header.first_seq;
-    let mut offset = HEADER_LEN;
+    let layout = header.layout();
+    let mut scanned = Scanned {
+        end: SegmentEnd {
+            next_seq: header.first_seq,
+            chain: header.chain,
+        },
+        data_end: 0,
+        torn: None,
+        layout: Some(layout),
+        checkpoints: 0,
+        last_checkpoint: None,
+    };
+    let mut offset = layout.header_len();
     loop {
         let rest = bytes.get(offset..).unwrap_or(&[]);
-        let end = Scanned {
-            next_seq,
-            data_end: offset as u64,
-            torn: None,
-        };
+        scanned.data_end = offset as u64;
         if rest.iter().all(|&b| b == 0) {
-            return Ok(end);
+            return Ok(scanned);
         }
-        // Built only where a record is damaged: sizing the tail scans the segment.
-        let torn = || {
-            Ok(Scanned {
-                torn: Some((offset as u64, non_zero_len(rest))),
-                ..end
-            })
-        };
-        // Only evaluated where a record is damaged.
-        let is_tail = || last && !valid_record_after(rest.get(1..).unwrap_or(&[]), next_seq);
-        let Some(header_bytes) = rest.get(..FRAME_LEN).and_then(|h| <&[u8; FRAME_LEN]>::try_from(h).ok()) else {
-            return if is_tail() {
-                torn()
+        let next_seq = scanned.end.next_seq;
+        // Only evaluated where a record is damaged: sizing the tail and
+        // searching past it scan the rest of the segment.
+        let damaged = |problem| {
+            if context.last && !valid_record_after(layout, rest.get(1..).unwrap_or(&[]), next_seq) {
+                let mut scanned = scanned.clone();
+                scanned.torn = Some((offset as u64, non_zero_len(rest)));
+                Ok(scanned)
             } else {
-                Err(corrupt(offset, None, CorruptionKind::Truncated))
-            };
+                Err(corrupt(offset, None, problem))
+            }
         };
-        let frame = Frame::decode(header_bytes);
-        let record_end = FRAME_LEN.saturating_add(frame.payload_len);
-        let Some(payload) = rest.get(FRAME_LEN..record_end) else {
-            return if is_tail() {
-                torn()
-            } else {
-                Err(corrupt(offset, None, CorruptionKind::Truncated))
-            };
+        let Some(frame) = Frame::decode(layout, rest) else {
+            return damaged(CorruptionKind::Truncated);
         };
-        if !frame.checks(header_bytes, payload) {
-            return if is_tail() {
-                torn()
-            } else {
-                Err(corrupt(offset, None, CorruptionKind::ChecksumMismatch))
-            };
+        let Some(record) = rest.get(..layout.frame_len().saturating_add(frame.payload_len)) else {
+            return damaged(CorruptionKind::Truncated);
+        };
+        if !frame.checks(record) {
+            return damaged(CorruptionKind::ChecksumMismatch);
         }
-        if frame.kind != 0 {
-            return Err(corrupt(
-                offset,
-                Some(frame.seq),
-                CorruptionKind::UnknownKind(frame.kind),
-            ));
-        }
+        let at = |problem| Err(corrupt(offset, Some(frame.seq), problem));
         if frame.seq != next_seq {
-            return Err(corrupt(
-                offset,
-                Some(frame.seq),
-                CorruptionKind::SequenceGap { expected: next_seq },
-            ));
+            return at(CorruptionKind::SequenceGap { expected: next_seq });
         }
-        visit(frame.seq, payload);
-        next_seq = next_seq.saturating_add(1);
-        offset = offset.saturating_add(record_end);
+        if frame.chain != scanned.end.chain {
+            return at(CorruptionKind::ChainBroken);
+        }
+        let payload = record.get(layout.frame_len()..).unwrap_or(&[]);
+        match (frame.kind, frame.chain) {
+            (KIND_DATA, _) => {
+                visit(frame.seq, payload);
+                scanned.end.next_seq = next_seq.saturating_add(1);
+            }
+            (KIND_CHECKPOINT, Some(head)) => {
+                let checkpoint = Checkpoint::decode_payload(frame.seq, head, payload).and_then(|checkpoint| {
+                    context
+                        .key
+                        .map_or(Ok(()), |key| checkpoint.check(key))
+                        .map(|()| checkpoint)
+                });
+                match checkpoint {
+                    Ok(checkpoint) => {
+                        scanned.checkpoints = scanned.checkpoints.saturating_add(1);
+                        scanned.last_checkpoint = Some(checkpoint);
+                    }
+                    Err(problem) => return at(CorruptionKind::BadCheckpoint(problem)),
+                }
+            }
+            (kind, _) => return at(CorruptionKind::UnknownKind(kind)),
+        }
+        if scanned.end.chain.is_some() {
+            scanned.end.chain = Some(ChainHash::of_frame(record));
+        }
+        offset = offset.saturating_add(record.len());
     }
 }
 
 /// Whether a valid record numbered `after` or later starts anywhere in
 /// `bytes`. Only called where damage was found, so the byte-by-byte search
 /// costs nothing on the normal path.
-fn valid_record_after(bytes: &[u8], after: u64) -> bool {
+fn valid_record_after(layout: Layout, bytes: &[u8], after: u64) -> bool {
     // A record holds a non-zero checksum, so none starts past the last non-zero byte.
     let searched = usize::try_from(non_zero_len(bytes)).unwrap_or(bytes.len());
     (0..searched).any(|start| {
-        let Some(header) = bytes
-            .get(start..start.saturating_add(FRAME_LEN))
-            .and_then(|h| <&[u8; FRAME_LEN]>::try_from(h).ok())
-        else {
+        let rest = bytes.get(start..).unwrap_or(&[]);
+        let Some(frame) = Frame::decode(layout, rest) else {
             return false;
         };
-        let frame = Frame::decode(header);
         // A record can only be one of those after the damage; checking the
         // number first keeps the checksum off almost every offset.
-        let plausible = frame.kind == 0 && frame.seq >= after && frame.seq.saturating_sub(after) < (1 << 32);
+        let plausible =
+            frame.kind <= KIND_CHECKPOINT && frame.seq >= after && frame.seq.saturating_sub(after) < (1 << 32);
         plausible
-            && bytes
-                .get(start.saturating_add(FRAME_LEN)..start.saturating_add(FRAME_LEN).saturating_add(frame.payload_len))
-                .is_some_and(|payload| frame.checks(header, payload))
+            && rest
+                .get(..layout.frame_len().saturating_add(frame.payload_len))
+                .is_some_and(|record| frame.checks(record))
     })
 }
 
