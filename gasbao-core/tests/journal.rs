@@ -3,13 +3,40 @@
 #![cfg(feature = "journal")]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::num::NonZeroU64;
+use std::sync::{Arc, LazyLock};
 use std::thread;
 
 use gasbao_core::journal::{
-    AppendError, CorruptionKind, CrashStorage, Durability, FileStorage, Journal, JournalOptions, MemoryStorage,
-    OpenError, Storage,
+    AppendError, CheckpointSigningKey, CorruptionKind, CrashStorage, Durability, FileStorage, Integrity, Journal,
+    JournalOptions, MemoryStorage, OpenError, Storage, verify,
 };
+
+static KEY: LazyLock<Arc<CheckpointSigningKey>> =
+    LazyLock::new(|| Arc::new(CheckpointSigningKey::from_secret_bytes(&[0x5a; 32]).unwrap()));
+
+/// Every way of protecting records; signed journals checkpoint every 3
+/// records, so workloads hold many checkpoints.
+fn integrities() -> [Integrity; 3] {
+    [
+        Integrity::Checksums,
+        Integrity::HashChain,
+        Integrity::Signed {
+            key: Arc::clone(&KEY),
+            every: NonZeroU64::new(3).unwrap(),
+        },
+    ]
+}
+
+/// Length of a record's frame before its payload.
+fn frame_len(integrity: &Integrity) -> usize {
+    if matches!(integrity, Integrity::Checksums) { 20 } else { 52 }
+}
+
+/// Length of a segment header.
+fn header_len(integrity: &Integrity) -> usize {
+    if matches!(integrity, Integrity::Checksums) { 40 } else { 72 }
+}
 
 /// The payload of record `seq` in every workload: its content is checkable.
 fn payload(seq: u64) -> Vec<u8> {
@@ -28,6 +55,10 @@ fn options(durability: Durability) -> JournalOptions {
         .allocation_chunk(512)
 }
 
+fn options_with(durability: Durability, integrity: &Integrity) -> JournalOptions {
+    options(durability).integrity(integrity.clone())
+}
+
 /// Reads every record back and checks it is record `first_seq..` in order.
 fn read_all(journal: &Journal) -> Vec<u64> {
     let records: Vec<_> = journal.read_from(0).unwrap().map(|r| r.unwrap()).collect();
@@ -41,8 +72,9 @@ fn read_all(journal: &Journal) -> Vec<u64> {
 
 /// A mixed workload: single appends, batches and explicit syncs. Returns the
 /// sequence numbers acknowledged as durable before the first failure.
-fn workload(storage: impl Storage, durability: Durability) -> Vec<u64> {
-    let Ok((journal, _)) = Journal::open(storage, options(durability)) else {
+fn workload(storage: impl Storage, options: JournalOptions) -> Vec<u64> {
+    let durability = options.durability;
+    let Ok((journal, _)) = Journal::open(storage, options) else {
         return Vec::new();
     };
     let mut acknowledged = Vec::new();
@@ -57,6 +89,14 @@ fn workload(storage: impl Storage, durability: Durability) -> Vec<u64> {
         } else {
             journal.append(&payload(journal.next_seq())).map(|s| vec![s])
         };
+        // A checkpoint on demand, now and then, where the journal is signed.
+        let result = result.and_then(|seqs| match round % 5 {
+            4 => match journal.checkpoint() {
+                Ok(_) | Err(AppendError::NotSigned) => Ok(seqs),
+                Err(e) => Err(e),
+            },
+            _ => Ok(seqs),
+        });
         let Ok(seqs) = result else { break };
         match durability {
             Durability::Buffered => {
@@ -76,48 +116,64 @@ fn workload(storage: impl Storage, durability: Durability) -> Vec<u64> {
 
 #[test]
 fn records_round_trip_across_segments_in_every_mode() {
-    for durability in [
-        Durability::Buffered,
-        Durability::SyncEachCommit,
-        Durability::GroupCommit,
-    ] {
-        let storage = MemoryStorage::new();
-        let acknowledged = workload(storage.clone(), durability);
-        let (journal, report) = Journal::open(storage.clone(), options(durability)).unwrap();
-        assert!(report.segments > 1, "{durability:?}: the workload should span segments");
-        assert_eq!(report.torn_tail, None);
-        assert_eq!(read_all(&journal), acknowledged, "{durability:?}");
+    for integrity in integrities() {
+        for durability in [
+            Durability::Buffered,
+            Durability::SyncEachCommit,
+            Durability::GroupCommit,
+        ] {
+            let storage = MemoryStorage::new();
+            let acknowledged = workload(storage.clone(), options_with(durability, &integrity));
+            let (journal, report) = Journal::open(storage.clone(), options_with(durability, &integrity)).unwrap();
+            assert!(report.segments > 1, "{durability:?}: the workload should span segments");
+            assert_eq!(report.torn_tail, None);
+            assert_eq!(read_all(&journal), acknowledged, "{durability:?} {integrity:?}");
+            if let Integrity::Signed { .. } = integrity {
+                // Automatic once 3 records are unsealed after an append: after
+                // records 4 (batch 0..4), 10 (batch 6..10), 16 and 22; on demand
+                // in rounds 4 and 9, after 11 and 22 records.
+                assert_eq!(report.checkpoints, 6, "{report:?}");
+                assert_eq!(report.last_checkpoint.unwrap().records, 22);
+            }
+        }
     }
 }
 
 #[test]
 fn a_crash_at_every_sync_loses_no_acknowledged_record() {
-    for durability in [
-        Durability::Buffered,
-        Durability::SyncEachCommit,
-        Durability::GroupCommit,
-    ] {
-        let dry_run = CrashStorage::new();
-        workload(dry_run.clone(), durability);
-        let syncs = dry_run.syncs();
-        assert!(syncs > 5, "{durability:?}: {syncs} syncs");
-        for crash_at in 1..=syncs {
-            for torn in [0, 1, 19, 20, 77, 10_000] {
-                let disk = CrashStorage::new().crash_at_sync(crash_at).torn_bytes(torn);
-                let acknowledged = workload(disk.clone(), durability);
-                let after = disk.restart();
-                let (journal, _) = Journal::open(after, options(durability))
-                    .unwrap_or_else(|e| panic!("{durability:?}, crash at sync {crash_at}, torn {torn}: {e:?}"));
-                let recovered = read_all(&journal);
-                for seq in &acknowledged {
-                    assert!(
-                        recovered.contains(seq),
-                        "{durability:?}, crash at sync {crash_at}, torn {torn}: lost acknowledged record {seq}"
-                    );
+    for integrity in integrities() {
+        for durability in [
+            Durability::Buffered,
+            Durability::SyncEachCommit,
+            Durability::GroupCommit,
+        ] {
+            let options = options_with(durability, &integrity);
+            let dry_run = CrashStorage::new();
+            workload(dry_run.clone(), options.clone());
+            let syncs = dry_run.syncs();
+            assert!(syncs > 5, "{durability:?}: {syncs} syncs");
+            for crash_at in 1..=syncs {
+                for torn in [0, 1, 19, 20, 52, 77, 10_000] {
+                    let case = format!("{integrity:?}, {durability:?}, crash at sync {crash_at}, torn {torn}");
+                    let disk = CrashStorage::new().crash_at_sync(crash_at).torn_bytes(torn);
+                    let acknowledged = workload(disk.clone(), options.clone());
+                    let after = disk.restart();
+                    let (journal, _) =
+                        Journal::open(after.clone(), options.clone()).unwrap_or_else(|e| panic!("{case}: {e:?}"));
+                    let recovered = read_all(&journal);
+                    for seq in &acknowledged {
+                        assert!(recovered.contains(seq), "{case}: lost acknowledged record {seq}");
+                    }
+                    // The recovered journal takes appends where it left off,
+                    // its chain and checkpoints continuing.
+                    let next = journal.append(&payload(journal.next_seq())).unwrap();
+                    assert_eq!(next, recovered.last().map_or(0, |s| s + 1), "{case}");
+                    journal.sync().unwrap();
+                    drop(journal);
+                    let (_, report) = Journal::open(after.restart(), options.clone())
+                        .unwrap_or_else(|e| panic!("{case}, reopened after an append: {e:?}"));
+                    assert_eq!(report.next_seq, next + 1, "{case}");
                 }
-                // The recovered journal takes appends where it left off.
-                let next = journal.append(&payload(journal.next_seq())).unwrap();
-                assert_eq!(next, recovered.last().map_or(0, |s| s + 1));
             }
         }
     }
@@ -125,29 +181,37 @@ fn a_crash_at_every_sync_loses_no_acknowledged_record() {
 
 #[test]
 fn a_torn_last_record_is_cut_at_every_byte() {
-    let base = CrashStorage::new();
-    let (journal, _) = Journal::open(base.clone(), options(Durability::SyncEachCommit)).unwrap();
-    for seq in 0..3 {
-        journal.append(&payload(seq)).unwrap();
-    }
-    let last = payload(3);
-    let frame_len = 20 + last.len();
-    drop(journal);
-    for kept in 0..=frame_len {
-        // Write record 3 without syncing, then crash keeping `kept` bytes of it.
-        let disk = base.restart().torn_bytes(kept);
-        let (journal, _) = Journal::open(disk.clone(), options(Durability::Buffered)).unwrap();
-        journal.append(&last).unwrap();
-        journal.read_from(0).unwrap(); // hands the record to the storage
+    for integrity in integrities() {
+        // Space allocated ahead for all of it, so the torn write is the record's.
+        let sync_each = options_with(Durability::SyncEachCommit, &integrity).allocation_chunk(4096);
+        let buffered = options_with(Durability::Buffered, &integrity).allocation_chunk(4096);
+        let base = CrashStorage::new();
+        let (journal, _) = Journal::open(base.clone(), sync_each).unwrap();
+        for seq in 0..2 {
+            journal.append(&payload(seq)).unwrap();
+        }
         drop(journal);
-        let (journal, report) = Journal::open(disk.restart(), options(Durability::Buffered)).unwrap();
-        let expected: Vec<u64> = if kept == frame_len {
-            vec![0, 1, 2, 3]
-        } else {
-            vec![0, 1, 2]
-        };
-        assert_eq!(read_all(&journal), expected, "kept {kept}");
-        assert_eq!(report.torn_tail.is_some(), kept > 0 && kept < frame_len, "kept {kept}");
+        // Record 2 is the last written; in a signed journal a checkpoint
+        // (96-byte payload) follows it, so the torn write covers both.
+        let last = payload(2);
+        let mut written = frame_len(&integrity) + last.len();
+        if let Integrity::Signed { .. } = integrity {
+            written += frame_len(&integrity) + 96;
+        }
+        for kept in 0..=written {
+            // Write record 2 without syncing, then crash keeping `kept` bytes of it.
+            let disk = base.restart().torn_bytes(kept);
+            let (journal, _) = Journal::open(disk.clone(), buffered.clone()).unwrap();
+            journal.append(&last).unwrap();
+            journal.read_from(0).unwrap(); // hands the record to the storage
+            drop(journal);
+            let (journal, report) = Journal::open(disk.restart(), buffered.clone()).unwrap();
+            let record_whole = kept >= frame_len(&integrity) + last.len();
+            let expected: Vec<u64> = if record_whole { vec![0, 1, 2] } else { vec![0, 1] };
+            assert_eq!(read_all(&journal), expected, "{integrity:?} kept {kept}");
+            let torn = kept > 0 && kept < written && kept != frame_len(&integrity) + last.len();
+            assert_eq!(report.torn_tail.is_some(), torn, "{integrity:?} kept {kept}");
+        }
     }
 }
 
@@ -173,37 +237,41 @@ fn a_segment_torn_while_being_created_is_dropped() {
 
 #[test]
 fn every_flipped_bit_is_detected() {
-    let storage = MemoryStorage::new();
-    let (journal, _) = Journal::open(storage.clone(), options(Durability::GroupCommit)).unwrap();
-    for seq in 0..3 {
-        journal.append(&payload(seq)).unwrap();
-    }
-    drop(journal);
-    let name = storage.list().unwrap().pop().unwrap();
-    // Where each record ends: the header, then 20-byte frames and payloads.
-    let ends: Vec<usize> = (0..3u64)
-        .scan(40, |end, seq| {
-            *end += 20 + payload(seq).len();
-            Some(*end)
-        })
-        .collect();
-    let pristine = storage.contents(&name).unwrap();
-    // The records and a stretch of the zeros allocated after them.
-    let data_len = pristine.iter().rposition(|&b| b != 0).unwrap() + 1 + 64;
-    for bit in 0..data_len * 8 {
-        let damaged_disk = MemoryStorage::new();
-        let mut damaged = pristine.clone();
-        damaged[bit / 8] ^= 1 << (bit % 8);
-        damaged_disk.set_contents(&name, damaged);
-        match Journal::open(damaged_disk, options(Durability::GroupCommit)) {
-            Err(OpenError::Corrupt(corruption)) => assert_eq!(corruption.segment, name),
-            Err(other) => panic!("bit {bit}: {other:?}"),
-            // Accepted only as a crash would leave it: the damage and what
-            // follows cut off as a torn tail, every record before it intact.
-            Ok((journal, report)) => {
-                assert!(report.torn_tail.is_some(), "bit {bit} went unnoticed");
-                let whole_before = ends.iter().filter(|&&end| end <= bit / 8).count();
-                assert!(read_all(&journal).len() >= whole_before, "bit {bit}");
+    for integrity in integrities() {
+        let options = options_with(Durability::GroupCommit, &integrity);
+        let storage = MemoryStorage::new();
+        let (journal, _) = Journal::open(storage.clone(), options.clone()).unwrap();
+        for seq in 0..3 {
+            journal.append(&payload(seq)).unwrap();
+        }
+        drop(journal);
+        let name = storage.list().unwrap().pop().unwrap();
+        // Where each data record ends: the header, then frames and payloads
+        // (and in a signed journal, a checkpoint after the third).
+        let ends: Vec<usize> = (0..3u64)
+            .scan(header_len(&integrity), |end, seq| {
+                *end += frame_len(&integrity) + payload(seq).len();
+                Some(*end)
+            })
+            .collect();
+        let pristine = storage.contents(&name).unwrap();
+        // The records and a stretch of the zeros allocated after them.
+        let data_len = pristine.iter().rposition(|&b| b != 0).unwrap() + 1 + 64;
+        for bit in 0..data_len * 8 {
+            let damaged_disk = MemoryStorage::new();
+            let mut damaged = pristine.clone();
+            damaged[bit / 8] ^= 1 << (bit % 8);
+            damaged_disk.set_contents(&name, damaged);
+            match Journal::open(damaged_disk, options.clone()) {
+                Err(OpenError::Corrupt(corruption)) => assert_eq!(corruption.segment, name),
+                Err(other) => panic!("{integrity:?} bit {bit}: {other:?}"),
+                // Accepted only as a crash would leave it: the damage and what
+                // follows cut off as a torn tail, every record before it intact.
+                Ok((journal, report)) => {
+                    assert!(report.torn_tail.is_some(), "{integrity:?} bit {bit} went unnoticed");
+                    let whole_before = ends.iter().filter(|&&end| end <= bit / 8).count();
+                    assert!(read_all(&journal).len() >= whole_before, "{integrity:?} bit {bit}");
+                }
             }
         }
     }
@@ -240,11 +308,15 @@ fn damage_before_the_tail_is_a_hard_error_naming_the_place() {
 
 #[test]
 fn io_errors_are_returned_and_then_appends_are_refused() {
-    for disk in [
-        CrashStorage::new().fail_write_at(3),
-        CrashStorage::new().fail_sync_at(4),
-    ] {
-        let (journal, _) = Journal::open(disk.clone(), options(Durability::GroupCommit)).unwrap();
+    for (integrity, disk) in integrities().into_iter().flat_map(|integrity| {
+        [
+            CrashStorage::new().fail_write_at(3),
+            CrashStorage::new().fail_sync_at(4),
+        ]
+        .map(|disk| (integrity.clone(), disk))
+    }) {
+        let options = options_with(Durability::GroupCommit, &integrity);
+        let (journal, _) = Journal::open(disk.clone(), options.clone()).unwrap();
         let mut acknowledged = Vec::new();
         let mut failed = false;
         for _ in 0..10 {
@@ -257,9 +329,9 @@ fn io_errors_are_returned_and_then_appends_are_refused() {
                 Err(other) => panic!("{other:?}"),
             }
         }
-        assert!(failed);
+        assert!(failed, "{integrity:?}");
         drop(journal);
-        let (journal, _) = Journal::open(disk.restart(), options(Durability::GroupCommit)).unwrap();
+        let (journal, _) = Journal::open(disk.restart(), options).unwrap();
         let recovered = read_all(&journal);
         assert!(acknowledged.iter().all(|s| recovered.contains(s)));
     }
@@ -267,8 +339,10 @@ fn io_errors_are_returned_and_then_appends_are_refused() {
 
 #[test]
 fn concurrent_group_commit_appenders_get_unique_durable_records() {
+    // Signed, so that automatic checkpoints interleave with the appenders.
+    let signed = options_with(Durability::GroupCommit, &integrities()[2]);
     let storage = MemoryStorage::new();
-    let (journal, _) = Journal::open(storage.clone(), options(Durability::GroupCommit)).unwrap();
+    let (journal, _) = Journal::open(storage.clone(), signed.clone()).unwrap();
     let journal = Arc::new(journal);
     let per_thread = if cfg!(miri) { 5 } else { 200 };
     let threads: Vec<_> = (0..8)
@@ -289,7 +363,9 @@ fn concurrent_group_commit_appenders_get_unique_durable_records() {
     let written: BTreeMap<u64, String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     assert_eq!(written.len(), 8 * per_thread);
     drop(journal);
-    let (journal, _) = Journal::open(storage, JournalOptions::default()).unwrap();
+    let (journal, report) = Journal::open(storage, signed).unwrap();
+    // Appends of one record each: a checkpoint after every third, whoever appends it.
+    assert_eq!(report.checkpoints, (8 * per_thread as u64) / 3, "{report:?}");
     let read: BTreeMap<u64, String> = journal
         .read_from(0)
         .unwrap()
@@ -303,21 +379,34 @@ fn concurrent_group_commit_appenders_get_unique_durable_records() {
 
 #[test]
 fn retention_drops_acknowledged_segments_only() {
-    let storage = MemoryStorage::new();
-    let (journal, _) = Journal::open(storage.clone(), options(Durability::GroupCommit)).unwrap();
-    for seq in 0..60 {
-        journal.append(&payload(seq)).unwrap();
+    for integrity in integrities() {
+        let options = options_with(Durability::GroupCommit, &integrity);
+        let storage = MemoryStorage::new();
+        let (journal, _) = Journal::open(storage.clone(), options.clone()).unwrap();
+        for seq in 0..60 {
+            journal.append(&payload(seq)).unwrap();
+        }
+        let before = storage.list().unwrap().len();
+        let removed = journal.remove_before(30).unwrap();
+        assert!(removed > 0 && removed < before);
+        assert!(journal.first_seq() <= 30 && journal.first_seq() > 0);
+        let from_30: Vec<u64> = journal.read_from(30).unwrap().map(|r| r.unwrap().seq).collect();
+        assert_eq!(from_30, (30..60).collect::<Vec<_>>());
+        drop(journal);
+        // The oldest segment left starts from the chain hash it always had.
+        let verified = verify(&storage, Some(KEY.verifying_key())).unwrap();
+        assert_eq!((verified.first_seq, verified.next_seq), (journal_first(&storage), 60));
+        let (journal, report) = Journal::open(storage, options).unwrap();
+        assert_eq!(report.next_seq, 60);
+        assert_eq!(read_all(&journal).first().copied(), Some(report.first_seq));
     }
-    let before = storage.list().unwrap().len();
-    let removed = journal.remove_before(30).unwrap();
-    assert!(removed > 0 && removed < before);
-    assert!(journal.first_seq() <= 30 && journal.first_seq() > 0);
-    let from_30: Vec<u64> = journal.read_from(30).unwrap().map(|r| r.unwrap().seq).collect();
-    assert_eq!(from_30, (30..60).collect::<Vec<_>>());
-    drop(journal);
-    let (journal, report) = Journal::open(storage, options(Durability::GroupCommit)).unwrap();
-    assert_eq!(report.next_seq, 60);
-    assert_eq!(read_all(&journal).first().copied(), Some(report.first_seq));
+}
+
+/// The first sequence number the oldest segment file names.
+fn journal_first(storage: &MemoryStorage) -> u64 {
+    let mut names = storage.list().unwrap();
+    names.sort();
+    names[0].trim_end_matches(".gbj").parse().unwrap()
 }
 
 #[test]

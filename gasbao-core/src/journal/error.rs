@@ -130,6 +130,82 @@ pub enum OpenError {
     },
 }
 
+/// A journal whose damaged copy could not be salvaged.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SalvageError {
+    /// Reading the damaged journal or writing the copy failed.
+    #[error("I/O error while {operation} {file}")]
+    Io {
+        /// What salvage was doing.
+        operation: &'static str,
+        /// The file involved (empty for a directory).
+        file: String,
+        /// The storage's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The target already holds journal segments; salvage never overwrites.
+    #[error("the target already holds journal segment {file}")]
+    TargetNotEmpty {
+        /// A segment found in the target.
+        file: String,
+    },
+}
+
+/// A storage failure while reading a journal, before it is told which
+/// operation's error it becomes.
+#[derive(Debug)]
+pub(crate) struct IoFailure {
+    pub(crate) operation: &'static str,
+    pub(crate) file: String,
+    pub(crate) source: io::Error,
+}
+
+impl IoFailure {
+    /// Builds the error for `operation` on `file` from an I/O error.
+    pub(crate) fn during(operation: &'static str, file: &str) -> impl FnOnce(io::Error) -> IoFailure + use<> {
+        let file = file.to_owned();
+        move |source| IoFailure {
+            operation,
+            file,
+            source,
+        }
+    }
+}
+
+impl From<IoFailure> for OpenError {
+    fn from(
+        IoFailure {
+            operation,
+            file,
+            source,
+        }: IoFailure,
+    ) -> OpenError {
+        OpenError::Io {
+            operation,
+            file,
+            source,
+        }
+    }
+}
+
+impl From<IoFailure> for SalvageError {
+    fn from(
+        IoFailure {
+            operation,
+            file,
+            source,
+        }: IoFailure,
+    ) -> SalvageError {
+        SalvageError::Io {
+            operation,
+            file,
+            source,
+        }
+    }
+}
+
 /// An append, or a wait for durability, that failed.
 #[derive(Debug, Clone, Error)]
 #[non_exhaustive]

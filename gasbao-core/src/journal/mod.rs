@@ -17,8 +17,10 @@ mod format;
 #[allow(clippy::module_inception)]
 mod journal;
 mod memory_storage;
+mod salvage;
 mod scan;
 mod storage;
+mod verify;
 
 pub use chain::ChainHash;
 pub use checkpoint::{
@@ -26,8 +28,12 @@ pub use checkpoint::{
     checkpoint_message,
 };
 pub use crash_storage::CrashStorage;
-pub use error::{AppendError, Corruption, CorruptionKind, KeyError, OpenError, ReadError, SignatureError};
+pub use error::{
+    AppendError, Corruption, CorruptionKind, KeyError, OpenError, ReadError, SalvageError, SignatureError,
+};
 pub use file_storage::FileStorage;
 pub use journal::{Durability, Integrity, Journal, JournalOptions, JournalReader, Record, RecoveryReport, TornTail};
 pub use memory_storage::MemoryStorage;
+pub use salvage::{SalvageReport, salvage};
 pub use storage::{Storage, StorageFile};
+pub use verify::{VerifyReport, verify};

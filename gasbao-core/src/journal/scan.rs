@@ -4,7 +4,7 @@ use std::io;
 
 use crate::journal::chain::ChainHash;
 use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey};
-use crate::journal::error::{Corruption, CorruptionKind, OpenError};
+use crate::journal::error::{Corruption, CorruptionKind, IoFailure};
 use crate::journal::format::{
     Frame, HeaderProblem, KIND_CHECKPOINT, KIND_DATA, Layout, SegmentHeader, parse_segment_name,
 };
@@ -67,15 +67,8 @@ impl JournalScan {
 pub(crate) fn scan_journal(
     storage: &dyn Storage,
     key: Option<&CheckpointVerifyingKey>,
-) -> Result<JournalScan, OpenError> {
-    let io_error = |operation, file: &str| {
-        let file = file.to_owned();
-        move |source| OpenError::Io {
-            operation,
-            file,
-            source,
-        }
-    };
+) -> Result<JournalScan, IoFailure> {
+    let io_error = IoFailure::during;
     let names = list_segments(storage).map_err(io_error("listing", ""))?;
     let count = names.len();
     let mut scan = JournalScan {
