@@ -30,12 +30,20 @@ fn integrities() -> [Integrity; 3] {
 
 /// Length of a record's frame before its payload.
 fn frame_len(integrity: &Integrity) -> usize {
-    if matches!(integrity, Integrity::Checksums) { 20 } else { 52 }
+    if matches!(integrity, Integrity::Checksums) {
+        20
+    } else {
+        52
+    }
 }
 
 /// Length of a segment header.
 fn header_len(integrity: &Integrity) -> usize {
-    if matches!(integrity, Integrity::Checksums) { 40 } else { 72 }
+    if matches!(integrity, Integrity::Checksums) {
+        40
+    } else {
+        72
+    }
 }
 
 /// The payload of record `seq` in every workload: its content is checkable.
