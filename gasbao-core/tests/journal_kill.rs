@@ -1,16 +1,21 @@
 //! A child process appends and syncs in a loop; the parent kills it (SIGKILL)
 //! at arbitrary moments, reopens the journal and checks that every record the
-//! child acknowledged is there, intact. Bounded in rounds and time.
+//! child acknowledged is there, intact, and that the hash chain and every
+//! checkpoint signature still verify. Bounded in rounds and time.
 #![cfg(all(feature = "journal", unix))]
 
 use std::io::{BufRead, BufReader};
+use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, LazyLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gasbao_core::journal::{Durability, FileStorage, Journal, JournalOptions};
+use gasbao_core::journal::{CheckpointSigningKey, Durability, FileStorage, Integrity, Journal, JournalOptions, verify};
+
+static KEY: LazyLock<Arc<CheckpointSigningKey>> =
+    LazyLock::new(|| Arc::new(CheckpointSigningKey::from_secret_bytes(&[0x33; 32]).unwrap()));
 
 const CHILD_DIR: &str = "GASBAO_KILL_CHILD_DIR";
 
@@ -24,6 +29,10 @@ fn options() -> JournalOptions {
     JournalOptions::default()
         .durability(Durability::GroupCommit)
         .segment_size(16 << 10)
+        .integrity(Integrity::Signed {
+            key: Arc::clone(&KEY),
+            every: NonZeroU64::new(16).unwrap(),
+        })
 }
 
 /// The child: append forever, printing each acknowledged sequence number.
@@ -82,8 +91,11 @@ fn killed_appender_loses_no_acknowledged_record() {
             acknowledged = acknowledged.max(last + 1);
         }
 
+        let verified = verify(&FileStorage::new(&dir).unwrap(), Some(KEY.verifying_key()))
+            .unwrap_or_else(|e| panic!("round {round}: verifying after kill failed: {e:?}"));
         let (journal, report) = Journal::open(FileStorage::new(&dir).unwrap(), options())
             .unwrap_or_else(|e| panic!("round {round}: reopening after kill failed: {e:?}"));
+        assert_eq!(report.next_seq, verified.next_seq, "round {round}");
         assert!(
             report.next_seq >= acknowledged,
             "round {round}: {} < {acknowledged}",
