@@ -4,8 +4,14 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use gasbao_core::journal::{CrashStorage, Durability, Journal, JournalOptions};
+use std::num::NonZeroU64;
+use std::sync::{Arc, LazyLock};
+
+use gasbao_core::journal::{CheckpointSigningKey, CrashStorage, Durability, Integrity, Journal, JournalOptions, verify};
 use libfuzzer_sys::fuzz_target;
+
+static KEY: LazyLock<Arc<CheckpointSigningKey>> =
+    LazyLock::new(|| Arc::new(CheckpointSigningKey::from_secret_bytes(&[0x5a; 32]).expect("a valid key")));
 
 #[derive(Debug, Arbitrary)]
 enum Operation {
@@ -14,6 +20,7 @@ enum Operation {
     Sync,
     Read { from: u8 },
     RemoveBefore { seq: u8 },
+    Checkpoint,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -26,6 +33,8 @@ enum Fault {
 #[derive(Debug, Arbitrary)]
 struct Input {
     durability: u8,
+    /// 0: checksums; 1: hash chain; otherwise signed, a checkpoint every `integrity` records.
+    integrity: u8,
     segment_size: u16,
     allocation_chunk: u16,
     fault: Fault,
@@ -54,11 +63,19 @@ fuzz_target!(|input: Input| {
     let options = JournalOptions::default()
         .durability(durability)
         .segment_size(u64::from(input.segment_size % 4096).max(64))
-        .allocation_chunk(u64::from(input.allocation_chunk % 4096));
+        .allocation_chunk(u64::from(input.allocation_chunk % 4096))
+        .integrity(match input.integrity {
+            0 => Integrity::Checksums,
+            1 => Integrity::HashChain,
+            every => Integrity::Signed {
+                key: Arc::clone(&KEY),
+                every: NonZeroU64::from(std::num::NonZeroU8::new(every).expect("0 and 1 matched above")),
+            },
+        });
     // Acknowledged durable: seq -> payload length.
     let mut durable = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    if let Ok((journal, _)) = Journal::open(disk.clone(), options) {
+    if let Ok((journal, _)) = Journal::open(disk.clone(), options.clone()) {
         for operation in input.operations.into_iter().take(64) {
             match operation {
                 Operation::Append { len } => match journal.append(&payload(journal.next_seq(), len)) {
@@ -87,6 +104,12 @@ fuzz_target!(|input: Input| {
                         }
                     }
                 }
+                Operation::Checkpoint => {
+                    // Refused without a key; otherwise durable like an append.
+                    if journal.checkpoint().is_err() && matches!(options.integrity, Integrity::Signed { .. }) {
+                        break;
+                    }
+                }
                 Operation::RemoveBefore { seq } => {
                     if journal.remove_before(u64::from(seq)).is_err() {
                         break;
@@ -99,7 +122,10 @@ fuzz_target!(|input: Input| {
             }
         }
     }
-    let (journal, _) = Journal::open(disk.restart(), options).expect("a crashed journal reopens");
+    let after = disk.restart();
+    let verified = verify(&after, Some(KEY.verifying_key())).expect("a crashed journal verifies");
+    let (journal, report) = Journal::open(after, options).expect("a crashed journal reopens");
+    assert_eq!(verified.next_seq, report.next_seq);
     let first = journal.first_seq();
     let recovered: std::collections::BTreeMap<u64, Vec<u8>> = journal
         .read_from(0)

@@ -417,6 +417,25 @@ fn journal_first(storage: &MemoryStorage) -> u64 {
     names[0].trim_end_matches(".gbj").parse().unwrap()
 }
 
+/// Found by fuzzing: a segment holding only a checkpoint was rotated away
+/// from, and the next segment, named by the same first record, overwrote it.
+#[test]
+fn checkpoints_alone_never_start_a_segment_twice() {
+    let options = options_with(Durability::SyncEachCommit, &integrities()[2]).segment_size(64);
+    let storage = MemoryStorage::new();
+    let (journal, _) = Journal::open(storage.clone(), options.clone()).unwrap();
+    journal.append(&payload(0)).unwrap();
+    journal.checkpoint().unwrap();
+    journal.checkpoint().unwrap();
+    journal.append(&payload(1)).unwrap();
+    journal.append(&payload(2)).unwrap();
+    drop(journal);
+    let report = verify(&storage, Some(KEY.verifying_key())).unwrap();
+    assert_eq!((report.next_seq, report.checkpoints), (3, 2));
+    let (journal, _) = Journal::open(storage, options).unwrap();
+    assert_eq!(read_all(&journal), [0, 1, 2]);
+}
+
 #[test]
 fn oversized_payloads_are_refused_without_appending() {
     let (journal, _) = Journal::open(MemoryStorage::new(), JournalOptions::default()).unwrap();

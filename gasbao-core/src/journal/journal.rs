@@ -589,7 +589,14 @@ impl Journal {
         let batch = writer.pending.len() as u64;
         let grown = writer.write_offset.saturating_add(batch);
         let header_len = self.options.integrity.layout().header_len() as u64;
-        if writer.write_offset > header_len && grown > self.options.segment_size {
+        // Segments are named by their first record's number, so a segment
+        // holding no record yet (only checkpoints, which take no number) is
+        // never left: the next would have the same name.
+        let holds_records = writer
+            .segments
+            .last()
+            .is_some_and(|s| writer.written_next > s.first_seq);
+        if holds_records && grown > self.options.segment_size {
             // The old segment must be durable before the next one exists.
             let old = Arc::clone(&writer.file);
             sync_file(writer, &*old)?;
