@@ -2,18 +2,24 @@
 //! workload, in one binary: 256-byte records, one writer and sixteen.
 //!
 //! `cargo bench --bench journal`; at the end it prints durable records per
-//! `fdatasync` for the group-commit runs.
+//! `fdatasync` for the group-commit runs. The recovery group opens 64 MiB
+//! journals with checksums only, with the SM3 chain, and verifies a signed
+//! one, beside SM3 alone over the same bytes.
 
 use std::hint::black_box;
 use std::io;
 use std::path::PathBuf;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gasbao::core::journal::{Durability, FileStorage, Journal, JournalOptions, Storage, StorageFile};
+use gasbao::core::journal::{
+    CheckpointSigningKey, Durability, FileStorage, Integrity, Journal, JournalOptions, Storage, StorageFile, verify,
+};
+use sm3::{Digest, Sm3};
 use okaywal::{LogVoid, WriteAheadLog};
 
 const RECORD: [u8; 256] = [0x5a; 256];
@@ -79,13 +85,27 @@ impl StorageFile for CountingFile {
 }
 
 fn open(name: &str, durability: Durability) -> (Journal, Arc<AtomicU64>, PathBuf) {
+    open_with(name, durability, Integrity::Checksums)
+}
+
+fn signed() -> Integrity {
+    Integrity::Signed {
+        key: Arc::new(CheckpointSigningKey::from_secret_bytes(&[0x5a; 32]).expect("key")),
+        every: NonZeroU64::new(1_000).expect("non-zero"),
+    }
+}
+
+fn open_with(name: &str, durability: Durability, integrity: Integrity) -> (Journal, Arc<AtomicU64>, PathBuf) {
     let dir = scratch(name);
     let syncs = Arc::new(AtomicU64::new(0));
     let storage = CountingStorage {
         inner: FileStorage::new(&dir).expect("scratch dir"),
         syncs: Arc::clone(&syncs),
     };
-    let options = JournalOptions::default().durability(durability).segment_size(8 << 20);
+    let options = JournalOptions::default()
+        .durability(durability)
+        .segment_size(8 << 20)
+        .integrity(integrity);
     let (journal, _) = Journal::open(storage, options).expect("open journal");
     (journal, syncs, dir)
 }
@@ -118,6 +138,18 @@ fn append(c: &mut Criterion) {
         })
     });
     drop(buffered);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (chained, _, dir) = open_with("buffered-signed", Durability::Buffered, signed());
+    group.bench_function("gasbao_buffered_signed_1_writer", |b| {
+        b.iter(|| {
+            let seq = chained.append(black_box(&RECORD)).expect("append");
+            if seq % 65_536 == 65_535 {
+                chained.remove_before(seq).expect("retention");
+            }
+        })
+    });
+    drop(chained);
     let _ = std::fs::remove_dir_all(dir);
 
     let (each, _, dir) = open("each", Durability::SyncEachCommit);
@@ -171,22 +203,54 @@ fn append(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(wal_dir);
     group.finish();
 
-    // Recovery: open (scan and check every record) a 64 MiB journal.
-    let (journal, _, dir) = open("recovery", Durability::Buffered);
+    // Recovery: open (scan and check every record) 64 MiB journals.
     let count = (64u64 << 20) / (RECORD.len() as u64 + 20);
-    for _ in 0..count {
-        journal.append(&RECORD).expect("append");
-    }
-    journal.sync().expect("sync");
-    drop(journal);
+    let write = |name: &str, integrity: Integrity| {
+        let (journal, _, dir) = open_with(name, Durability::Buffered, integrity);
+        for _ in 0..count {
+            journal.append(&RECORD).expect("append");
+        }
+        journal.sync().expect("sync");
+        drop(journal);
+        dir
+    };
+    let plain = write("recovery", Integrity::Checksums);
+    let chained = write("recovery-chained", Integrity::HashChain);
+    let sealed = write("recovery-signed", signed());
+    let bytes = |dir: &PathBuf| -> u64 {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").metadata().expect("metadata").len())
+            .sum()
+    };
+    let chained_bytes = bytes(&chained);
     let mut group = c.benchmark_group("recovery");
-    group.throughput(Throughput::Bytes(count * (RECORD.len() as u64 + 20)));
     group.sample_size(10);
+    group.throughput(Throughput::Bytes(bytes(&plain)));
     group.bench_function("gasbao_open_64MiB", |b| {
-        b.iter(|| Journal::open(FileStorage::new(&dir).expect("dir"), JournalOptions::default()).expect("open"))
+        b.iter(|| Journal::open(FileStorage::new(&plain).expect("dir"), JournalOptions::default()).expect("open"))
     });
+    group.throughput(Throughput::Bytes(chained_bytes));
+    group.bench_function("gasbao_open_chained_64MiB", |b| {
+        let options = JournalOptions::default().integrity(Integrity::HashChain);
+        b.iter(|| Journal::open(FileStorage::new(&chained).expect("dir"), options.clone()).expect("open"))
+    });
+    group.throughput(Throughput::Bytes(bytes(&sealed)));
+    let key = CheckpointSigningKey::from_secret_bytes(&[0x5a; 32]).expect("key");
+    group.bench_function("gasbao_verify_signed_64MiB", |b| {
+        b.iter(|| {
+            let report = verify(&FileStorage::new(&sealed).expect("dir"), Some(key.verifying_key())).expect("verify");
+            assert!(report.checkpoints > 0);
+        })
+    });
+    // The floor: SM3 alone over as many bytes, already in memory.
+    let data = vec![0x5au8; usize::try_from(chained_bytes).expect("fits")];
+    group.throughput(Throughput::Bytes(chained_bytes));
+    group.bench_function("sm3_alone_64MiB", |b| b.iter(|| Sm3::digest(black_box(&data))));
     group.finish();
-    let _ = std::fs::remove_dir_all(dir);
+    for dir in [plain, chained, sealed] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     for line in report {
         eprintln!("{line}");
