@@ -8,8 +8,8 @@
 
 use std::hint::black_box;
 use std::io;
-use std::path::PathBuf;
 use std::num::NonZeroU64;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
@@ -19,8 +19,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gasbao::core::journal::{
     CheckpointSigningKey, Durability, FileStorage, Integrity, Journal, JournalOptions, Storage, StorageFile, verify,
 };
-use sm3::{Digest, Sm3};
 use okaywal::{LogVoid, WriteAheadLog};
+use sm3::{Digest, Sm3};
 
 const RECORD: [u8; 256] = [0x5a; 256];
 const WRITERS: u64 = 16;

@@ -284,3 +284,50 @@ fn a_hash_chain_without_key_still_catches_a_changed_record() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Segments over a megabyte have their chain checked on several threads:
+/// the earliest break is still the one named, wherever the split falls.
+#[test]
+fn large_segments_checked_in_parallel_name_the_earliest_break() {
+    let storage = MemoryStorage::new();
+    let options = JournalOptions::default().integrity(Integrity::HashChain);
+    let (journal, _) = Journal::open(storage.clone(), options.clone()).unwrap();
+    let record = [0x42u8; 1000];
+    for _ in 0..4_000 {
+        journal.append_batch([&record[..]]).unwrap();
+    }
+    let head = journal.chain_head();
+    drop(journal);
+    let report = verify(&storage, None).unwrap();
+    assert_eq!((report.next_seq, report.chain_head), (4_000, head));
+
+    let name = storage.list().unwrap().pop().unwrap();
+    let pristine = storage.contents(&name).unwrap();
+    let frames = frames(&pristine);
+    let change = |bytes: &mut Vec<u8>, seq: usize| {
+        bytes[frames[seq].offset + 100] ^= 1;
+        fix_crc(bytes, frames[seq]);
+    };
+    for (changed, named) in [
+        (vec![3_900], 3_901),
+        (vec![100, 3_900], 101),
+        (vec![1_999, 2_000], 2_000),
+    ] {
+        let mut bytes = pristine.clone();
+        for seq in changed.iter().copied() {
+            change(&mut bytes, seq);
+        }
+        match verify(&damaged(&name, bytes), None) {
+            Err(OpenError::Corrupt(c)) => assert_eq!(
+                (c.offset, c.seq, c.problem),
+                (
+                    frames[named].offset as u64,
+                    Some(named as u64),
+                    CorruptionKind::ChainBroken
+                ),
+                "records {changed:?} changed"
+            ),
+            other => panic!("records {changed:?} changed: {other:?}"),
+        }
+    }
+}

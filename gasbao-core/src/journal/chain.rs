@@ -1,8 +1,13 @@
 //! The SM3 hash chain: each record commits the hash of everything before it.
 
 use std::fmt;
+use std::num::NonZeroUsize;
+use std::thread;
 
 use sm3::{Digest, Sm3};
+
+use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey};
+use crate::journal::error::CorruptionKind;
 
 /// The SM3 hash that ends a journal's hash chain at some record.
 ///
@@ -63,6 +68,136 @@ impl fmt::Debug for ChainHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ChainHash({self})")
     }
+}
+
+/// A chained frame whose checksum and number have been checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChainedFrame {
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+    pub(crate) seq: u64,
+    /// The chain hash the frame says comes before it.
+    pub(crate) chain: ChainHash,
+    /// The checkpoint it holds, if it is one.
+    pub(crate) checkpoint: Option<Checkpoint>,
+}
+
+/// The first frame (by index) where the chain or a signature fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChainFailure {
+    pub(crate) index: usize,
+    pub(crate) problem: CorruptionKind,
+}
+
+/// What checking part of a segment's frames found.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    /// The first failure: frame index, then 0 for a broken link, which comes
+    /// before a bad signature (1) on the same frame.
+    failure: Option<(usize, u8, CorruptionKind)>,
+    /// The chain hash after the part's last frame, if it passed.
+    last: Option<ChainHash>,
+}
+
+/// Below this many bytes a segment's chain is checked on the calling thread:
+/// starting threads would cost more than they save.
+const PARALLEL_FROM: usize = 1 << 20;
+
+/// Checks that each frame in `bytes` commits the chain hash of the one before
+/// (the first, `start`), and with `key` each checkpoint's signature; returns
+/// the chain hash after the last frame.
+///
+/// Every frame stores the hash before it, so each frame's hash can be computed
+/// on its own: large segments are split between threads, one per core, and
+/// the earliest failure wins.
+pub(crate) fn check_chain(
+    bytes: &[u8],
+    start: ChainHash,
+    frames: &[ChainedFrame],
+    key: Option<&CheckpointVerifyingKey>,
+) -> Result<ChainHash, ChainFailure> {
+    if frames.first().is_some_and(|f| f.chain != start) {
+        return Err(ChainFailure {
+            index: 0,
+            problem: CorruptionKind::ChainBroken,
+        });
+    }
+    let covered = frames
+        .last()
+        .map_or(0, |f| f.offset.saturating_add(f.len))
+        .saturating_sub(frames.first().map_or(0, |f| f.offset));
+    let threads = thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8);
+    let parts = threads.min(covered / PARALLEL_FROM).max(1);
+    let per_part = frames.len().div_ceil(parts).max(1);
+    let results: Vec<Part> = if parts == 1 {
+        vec![check_part(bytes, frames, 0, frames.len(), key)]
+    } else {
+        thread::scope(|scope| {
+            let workers: Vec<_> = (0..parts)
+                .map(|part| {
+                    let from = part.saturating_mul(per_part).min(frames.len());
+                    let to = from.saturating_add(per_part).min(frames.len());
+                    scope.spawn(move || check_part(bytes, frames, from, to, key))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    // A worker only hashes and compares; should it panic all
+                    // the same, its part counts as unchecked, never as valid.
+                    worker.join().unwrap_or(Part {
+                        failure: Some((0, 0, CorruptionKind::ChainBroken)),
+                        last: None,
+                    })
+                })
+                .collect()
+        })
+    };
+    if let Some((index, _, problem)) = results
+        .iter()
+        .filter_map(|part| part.failure)
+        .min_by_key(|(index, order, _)| (*index, *order))
+    {
+        return Err(ChainFailure { index, problem });
+    }
+    Ok(results.iter().rev().find_map(|part| part.last).unwrap_or(start))
+}
+
+/// Checks frames `from..to`: each one's signature, and that the next frame
+/// commits its hash.
+fn check_part(
+    bytes: &[u8],
+    frames: &[ChainedFrame],
+    from: usize,
+    to: usize,
+    key: Option<&CheckpointVerifyingKey>,
+) -> Part {
+    let mut last = None;
+    for index in from..to {
+        let Some(frame) = frames.get(index) else { break };
+        if let (Some(checkpoint), Some(key)) = (&frame.checkpoint, key)
+            && let Err(problem) = checkpoint.check(key)
+        {
+            return Part {
+                failure: Some((index, 1, CorruptionKind::BadCheckpoint(problem))),
+                last: None,
+            };
+        }
+        let hash = ChainHash::of_frame(
+            bytes
+                .get(frame.offset..frame.offset.saturating_add(frame.len))
+                .unwrap_or(&[]),
+        );
+        let next = index.saturating_add(1);
+        if frames.get(next).is_some_and(|f| f.chain != hash) {
+            return Part {
+                failure: Some((next, 0, CorruptionKind::ChainBroken)),
+                last: None,
+            };
+        }
+        last = Some(hash);
+    }
+    Part { failure: None, last }
 }
 
 #[cfg(test)]

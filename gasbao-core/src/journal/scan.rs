@@ -2,7 +2,9 @@
 
 use std::io;
 
-use crate::journal::chain::ChainHash;
+use std::ops::Range;
+
+use crate::journal::chain::{ChainFailure, ChainHash, ChainedFrame, check_chain};
 use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey};
 use crate::journal::error::{Corruption, CorruptionKind, IoFailure};
 use crate::journal::format::{
@@ -209,69 +211,87 @@ pub(crate) fn scan_segment(
         checkpoints: 0,
         last_checkpoint: None,
     };
+    // First pass: frames, checksums, numbering. The chain hashes, the costly
+    // part, are checked after it, in parallel; records are handed to `visit`
+    // only once everything before them has passed.
+    let mut frames: Vec<ChainedFrame> = Vec::new();
+    let mut data: Vec<(u64, Range<usize>)> = Vec::new();
     let mut offset = layout.header_len();
-    loop {
+    let walked: Result<(), Corruption> = loop {
         let rest = bytes.get(offset..).unwrap_or(&[]);
         scanned.data_end = offset as u64;
         if rest.iter().all(|&b| b == 0) {
-            return Ok(scanned);
+            break Ok(());
         }
         let next_seq = scanned.end.next_seq;
         // Only evaluated where a record is damaged: sizing the tail and
         // searching past it scan the rest of the segment.
-        let damaged = |problem| {
+        let damaged = |scanned: &mut Scanned, problem| {
             if context.last && !valid_record_after(layout, rest.get(1..).unwrap_or(&[]), next_seq) {
-                let mut scanned = scanned.clone();
                 scanned.torn = Some((offset as u64, non_zero_len(rest)));
-                Ok(scanned)
+                Ok(())
             } else {
                 Err(corrupt(offset, None, problem))
             }
         };
         let Some(frame) = Frame::decode(layout, rest) else {
-            return damaged(CorruptionKind::Truncated);
+            break damaged(&mut scanned, CorruptionKind::Truncated);
         };
         let Some(record) = rest.get(..layout.frame_len().saturating_add(frame.payload_len)) else {
-            return damaged(CorruptionKind::Truncated);
+            break damaged(&mut scanned, CorruptionKind::Truncated);
         };
         if !frame.checks(record) {
-            return damaged(CorruptionKind::ChecksumMismatch);
+            break damaged(&mut scanned, CorruptionKind::ChecksumMismatch);
         }
         let at = |problem| Err(corrupt(offset, Some(frame.seq), problem));
         if frame.seq != next_seq {
-            return at(CorruptionKind::SequenceGap { expected: next_seq });
+            break at(CorruptionKind::SequenceGap { expected: next_seq });
         }
-        if frame.chain != scanned.end.chain {
-            return at(CorruptionKind::ChainBroken);
-        }
-        let payload = record.get(layout.frame_len()..).unwrap_or(&[]);
-        match (frame.kind, frame.chain) {
+        let payload_start = offset.saturating_add(layout.frame_len());
+        let record_end = offset.saturating_add(record.len());
+        let payload = bytes.get(payload_start..record_end).unwrap_or(&[]);
+        let checkpoint = match (frame.kind, frame.chain) {
             (KIND_DATA, _) => {
-                visit(frame.seq, payload);
+                data.push((frame.seq, payload_start..record_end));
                 scanned.end.next_seq = next_seq.saturating_add(1);
+                None
             }
-            (KIND_CHECKPOINT, Some(head)) => {
-                let checkpoint = Checkpoint::decode_payload(frame.seq, head, payload).and_then(|checkpoint| {
-                    context
-                        .key
-                        .map_or(Ok(()), |key| checkpoint.check(key))
-                        .map(|()| checkpoint)
-                });
-                match checkpoint {
-                    Ok(checkpoint) => {
-                        scanned.checkpoints = scanned.checkpoints.saturating_add(1);
-                        scanned.last_checkpoint = Some(checkpoint);
-                    }
-                    Err(problem) => return at(CorruptionKind::BadCheckpoint(problem)),
-                }
+            (KIND_CHECKPOINT, Some(head)) => match Checkpoint::decode_payload(frame.seq, head, payload) {
+                Ok(checkpoint) => Some(checkpoint),
+                Err(problem) => break at(CorruptionKind::BadCheckpoint(problem)),
+            },
+            (kind, _) => break at(CorruptionKind::UnknownKind(kind)),
+        };
+        if let Some(chain) = frame.chain {
+            frames.push(ChainedFrame {
+                offset,
+                len: record.len(),
+                seq: frame.seq,
+                chain,
+                checkpoint,
+            });
+        }
+        offset = record_end;
+    };
+
+    // Second pass: the chain and the signatures of what the first accepted.
+    // Damage there comes before anything the first pass found further on.
+    if let Some(start) = header.chain {
+        match check_chain(bytes, start, &frames, context.key) {
+            Ok(end) => scanned.end.chain = Some(end),
+            Err(ChainFailure { index, problem }) => {
+                let frame = frames.get(index);
+                return Err(corrupt(frame.map_or(0, |f| f.offset), frame.map(|f| f.seq), problem));
             }
-            (kind, _) => return at(CorruptionKind::UnknownKind(kind)),
         }
-        if scanned.end.chain.is_some() {
-            scanned.end.chain = Some(ChainHash::of_frame(record));
-        }
-        offset = offset.saturating_add(record.len());
+        scanned.checkpoints = frames.iter().filter(|f| f.checkpoint.is_some()).count() as u64;
+        scanned.last_checkpoint = frames.iter().rev().find_map(|f| f.checkpoint);
     }
+    walked?;
+    for (seq, range) in data {
+        visit(seq, bytes.get(range).unwrap_or(&[]));
+    }
+    Ok(scanned)
 }
 
 /// Whether a valid record numbered `after` or later starts anywhere in
