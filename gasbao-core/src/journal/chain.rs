@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::thread;
 
 use sm3::{Digest, Sm3};
@@ -70,16 +71,27 @@ impl fmt::Debug for ChainHash {
     }
 }
 
-/// A chained frame whose checksum and number have been checked.
+/// A chained frame whose checksum and number have been checked. Kept small:
+/// a segment holds tens of thousands.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ChainedFrame {
     pub(crate) offset: usize,
     pub(crate) len: usize,
     pub(crate) seq: u64,
+}
+
+impl ChainedFrame {
+    fn bytes<'a>(&self, segment: &'a [u8]) -> &'a [u8] {
+        segment
+            .get(self.offset..self.offset.saturating_add(self.len))
+            .unwrap_or(&[])
+    }
+
     /// The chain hash the frame says comes before it.
-    pub(crate) chain: ChainHash,
-    /// The checkpoint it holds, if it is one.
-    pub(crate) checkpoint: Option<Checkpoint>,
+    fn chain(&self, segment: &[u8]) -> Option<ChainHash> {
+        let field = self.bytes(segment).get(20..52)?;
+        Some(ChainHash(field.try_into().ok()?))
+    }
 }
 
 /// The first frame (by index) where the chain or a signature fails.
@@ -104,8 +116,9 @@ struct Part {
 const PARALLEL_FROM: usize = 1 << 20;
 
 /// Checks that each frame in `bytes` commits the chain hash of the one before
-/// (the first, `start`), and with `key` each checkpoint's signature; returns
-/// the chain hash after the last frame.
+/// (the first, `start`), and with `key` each checkpoint's signature (given
+/// with the index of its frame, in order); returns the chain hash after the
+/// last frame.
 ///
 /// Every frame stores the hash before it, so each frame's hash can be computed
 /// on its own: large segments are split between threads, one per core, and
@@ -114,9 +127,10 @@ pub(crate) fn check_chain(
     bytes: &[u8],
     start: ChainHash,
     frames: &[ChainedFrame],
+    checkpoints: &[(usize, Checkpoint)],
     key: Option<&CheckpointVerifyingKey>,
 ) -> Result<ChainHash, ChainFailure> {
-    if frames.first().is_some_and(|f| f.chain != start) {
+    if frames.first().is_some_and(|f| f.chain(bytes) != Some(start)) {
         return Err(ChainFailure {
             index: 0,
             problem: CorruptionKind::ChainBroken,
@@ -130,14 +144,14 @@ pub(crate) fn check_chain(
     let parts = threads.min(covered / PARALLEL_FROM).max(1);
     let per_part = frames.len().div_ceil(parts).max(1);
     let results: Vec<Part> = if parts == 1 {
-        vec![check_part(bytes, frames, 0, frames.len(), key)]
+        vec![check_part(bytes, frames, 0..frames.len(), checkpoints, key)]
     } else {
         thread::scope(|scope| {
             let workers: Vec<_> = (0..parts)
                 .map(|part| {
                     let from = part.saturating_mul(per_part).min(frames.len());
                     let to = from.saturating_add(per_part).min(frames.len());
-                    scope.spawn(move || check_part(bytes, frames, from, to, key))
+                    scope.spawn(move || check_part(bytes, frames, from..to, checkpoints, key))
                 })
                 .collect();
             workers
@@ -163,33 +177,43 @@ pub(crate) fn check_chain(
     Ok(results.iter().rev().find_map(|part| part.last).unwrap_or(start))
 }
 
-/// Checks frames `from..to`: each one's signature, and that the next frame
-/// commits its hash.
+/// Checks frames `part`: the signatures of the checkpoints among them, and
+/// that each next frame commits its hash.
 fn check_part(
     bytes: &[u8],
     frames: &[ChainedFrame],
-    from: usize,
-    to: usize,
+    part: Range<usize>,
+    checkpoints: &[(usize, Checkpoint)],
     key: Option<&CheckpointVerifyingKey>,
 ) -> Part {
-    let mut last = None;
-    for index in from..to {
-        let Some(frame) = frames.get(index) else { break };
-        if let (Some(checkpoint), Some(key)) = (&frame.checkpoint, key)
-            && let Err(problem) = checkpoint.check(key)
-        {
-            return Part {
-                failure: Some((index, 1, CorruptionKind::BadCheckpoint(problem))),
-                last: None,
-            };
+    if let Some(key) = key {
+        let first = checkpoints.partition_point(|(index, _)| *index < part.start);
+        let mine = checkpoints
+            .get(first..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|(index, _)| *index < part.end);
+        for (index, checkpoint) in mine {
+            if let Err(problem) = checkpoint.check(key) {
+                // Reported only if no broken link comes first.
+                return check_links(bytes, frames, part.start..*index).or(Part {
+                    failure: Some((*index, 1, CorruptionKind::BadCheckpoint(problem))),
+                    last: None,
+                });
+            }
         }
-        let hash = ChainHash::of_frame(
-            bytes
-                .get(frame.offset..frame.offset.saturating_add(frame.len))
-                .unwrap_or(&[]),
-        );
+    }
+    check_links(bytes, frames, part)
+}
+
+/// Hashes frames `part`, checking that each next frame commits the hash.
+fn check_links(bytes: &[u8], frames: &[ChainedFrame], part: Range<usize>) -> Part {
+    let mut last = None;
+    for index in part {
+        let Some(frame) = frames.get(index) else { break };
+        let hash = ChainHash::of_frame(frame.bytes(bytes));
         let next = index.saturating_add(1);
-        if frames.get(next).is_some_and(|f| f.chain != hash) {
+        if frames.get(next).is_some_and(|f| f.chain(bytes) != Some(hash)) {
             return Part {
                 failure: Some((next, 0, CorruptionKind::ChainBroken)),
                 last: None,
@@ -198,6 +222,13 @@ fn check_part(
         last = Some(hash);
     }
     Part { failure: None, last }
+}
+
+impl Part {
+    /// This part if it failed, else `other`.
+    fn or(self, other: Part) -> Part {
+        if self.failure.is_some() { self } else { other }
+    }
 }
 
 #[cfg(test)]

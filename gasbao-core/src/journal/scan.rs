@@ -214,8 +214,11 @@ pub(crate) fn scan_segment(
     // First pass: frames, checksums, numbering. The chain hashes, the costly
     // part, are checked after it, in parallel; records are handed to `visit`
     // only once everything before them has passed.
-    let mut frames: Vec<ChainedFrame> = Vec::new();
-    let mut data: Vec<(u64, Range<usize>)> = Vec::new();
+    // Sized for records of about 200 bytes, so most segments never regrow.
+    let expected_records = bytes.len() / 256;
+    let mut frames: Vec<ChainedFrame> = Vec::with_capacity(if header.chain.is_some() { expected_records } else { 0 });
+    let mut checkpoints: Vec<(usize, Checkpoint)> = Vec::new();
+    let mut data: Vec<(u64, Range<usize>)> = Vec::with_capacity(expected_records);
     let mut offset = layout.header_len();
     let walked: Result<(), Corruption> = loop {
         let rest = bytes.get(offset..).unwrap_or(&[]);
@@ -250,25 +253,22 @@ pub(crate) fn scan_segment(
         let payload_start = offset.saturating_add(layout.frame_len());
         let record_end = offset.saturating_add(record.len());
         let payload = bytes.get(payload_start..record_end).unwrap_or(&[]);
-        let checkpoint = match (frame.kind, frame.chain) {
+        match (frame.kind, frame.chain) {
             (KIND_DATA, _) => {
                 data.push((frame.seq, payload_start..record_end));
                 scanned.end.next_seq = next_seq.saturating_add(1);
-                None
             }
             (KIND_CHECKPOINT, Some(head)) => match Checkpoint::decode_payload(frame.seq, head, payload) {
-                Ok(checkpoint) => Some(checkpoint),
+                Ok(checkpoint) => checkpoints.push((frames.len(), checkpoint)),
                 Err(problem) => break at(CorruptionKind::BadCheckpoint(problem)),
             },
             (kind, _) => break at(CorruptionKind::UnknownKind(kind)),
-        };
-        if let Some(chain) = frame.chain {
+        }
+        if frame.chain.is_some() {
             frames.push(ChainedFrame {
                 offset,
                 len: record.len(),
                 seq: frame.seq,
-                chain,
-                checkpoint,
             });
         }
         offset = record_end;
@@ -277,15 +277,15 @@ pub(crate) fn scan_segment(
     // Second pass: the chain and the signatures of what the first accepted.
     // Damage there comes before anything the first pass found further on.
     if let Some(start) = header.chain {
-        match check_chain(bytes, start, &frames, context.key) {
+        match check_chain(bytes, start, &frames, &checkpoints, context.key) {
             Ok(end) => scanned.end.chain = Some(end),
             Err(ChainFailure { index, problem }) => {
                 let frame = frames.get(index);
                 return Err(corrupt(frame.map_or(0, |f| f.offset), frame.map(|f| f.seq), problem));
             }
         }
-        scanned.checkpoints = frames.iter().filter(|f| f.checkpoint.is_some()).count() as u64;
-        scanned.last_checkpoint = frames.iter().rev().find_map(|f| f.checkpoint);
+        scanned.checkpoints = checkpoints.len() as u64;
+        scanned.last_checkpoint = checkpoints.last().map(|(_, checkpoint)| *checkpoint);
     }
     walked?;
     for (seq, range) in data {
