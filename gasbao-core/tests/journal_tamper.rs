@@ -331,3 +331,51 @@ fn large_segments_checked_in_parallel_name_the_earliest_break() {
         }
     }
 }
+
+/// The same with signatures: a bad signature late is named only when no
+/// earlier link is broken, whichever thread finds what.
+#[test]
+fn large_signed_segments_name_the_earliest_of_break_and_bad_signature() {
+    let storage = MemoryStorage::new();
+    let options = JournalOptions::default().integrity(Integrity::Signed {
+        key: Arc::clone(&KEY),
+        every: NonZeroU64::new(500).unwrap(),
+    });
+    let (journal, _) = Journal::open(storage.clone(), options).unwrap();
+    let record = [0x24u8; 1000];
+    for _ in 0..4_000 {
+        journal.append(&record).unwrap();
+    }
+    drop(journal);
+    let name = storage.list().unwrap().pop().unwrap();
+    let pristine = storage.contents(&name).unwrap();
+    let frames = frames(&pristine);
+    let late_checkpoint = frame(&frames, 3_500, 1);
+    let early = frame(&frames, 200, 0);
+    let forge_signature = |bytes: &mut Vec<u8>| {
+        // Swap r's last byte for another: still canonical, no longer valid.
+        bytes[late_checkpoint.offset + 52 + 63] ^= 0x01;
+        fix_crc(bytes, late_checkpoint);
+    };
+    let mut bytes = pristine.clone();
+    forge_signature(&mut bytes);
+    match verify(&damaged(&name, bytes.clone()), Some(KEY.verifying_key())) {
+        Err(OpenError::Corrupt(c)) => assert_eq!(
+            (c.offset, c.problem),
+            (
+                late_checkpoint.offset as u64,
+                CorruptionKind::BadCheckpoint(SignatureError::Mismatch)
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    bytes[early.offset + 100] ^= 1;
+    fix_crc(&mut bytes, early);
+    match verify(&damaged(&name, bytes), Some(KEY.verifying_key())) {
+        Err(OpenError::Corrupt(c)) => assert_eq!(
+            (c.seq, c.problem),
+            (Some(201), CorruptionKind::ChainBroken)
+        ),
+        other => panic!("{other:?}"),
+    }
+}
