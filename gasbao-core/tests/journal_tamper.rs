@@ -372,10 +372,7 @@ fn large_signed_segments_name_the_earliest_of_break_and_bad_signature() {
     bytes[early.offset + 100] ^= 1;
     fix_crc(&mut bytes, early);
     match verify(&damaged(&name, bytes), Some(KEY.verifying_key())) {
-        Err(OpenError::Corrupt(c)) => assert_eq!(
-            (c.seq, c.problem),
-            (Some(201), CorruptionKind::ChainBroken)
-        ),
+        Err(OpenError::Corrupt(c)) => assert_eq!((c.seq, c.problem), (Some(201), CorruptionKind::ChainBroken)),
         other => panic!("{other:?}"),
     }
 }
