@@ -45,7 +45,7 @@ fn usage(message: &str) -> ExitCode {
 
 fn parse_key(hex: &str) -> Result<CheckpointVerifyingKey, String> {
     let hex = hex.trim();
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("the public key must be hex".into());
     }
     let bytes: Vec<u8> = (0..hex.len())
