@@ -385,6 +385,45 @@ fn concurrent_group_commit_appenders_get_unique_durable_records() {
     assert_eq!(read, written);
 }
 
+/// A sync failing under many group-commit appenders wakes every one of them:
+/// none hangs, none is told a record is durable that the failed sync carried,
+/// and every record acknowledged before the failure survives.
+#[test]
+fn a_failed_group_sync_releases_every_waiting_appender() {
+    // Opening a new journal takes the first three syncs.
+    for fail_at in [4, 7, 15] {
+        let disk = CrashStorage::new().fail_sync_at(fail_at);
+        let (journal, _) = Journal::open(disk.clone(), options(Durability::GroupCommit)).unwrap();
+        let journal = Arc::new(journal);
+        let acknowledged: Vec<u64> = thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    let journal = Arc::clone(&journal);
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        for _ in 0..50 {
+                            match journal.append(b"valve 7 closed") {
+                                Ok(seq) => mine.push(seq),
+                                Err(AppendError::Failed { .. }) => break,
+                                Err(other) => panic!("{other:?}"),
+                            }
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        });
+        assert!(journal.append(b"after").is_err(), "fail at sync {fail_at}");
+        drop(journal);
+        let (journal, _) = Journal::open(disk.restart(), options(Durability::GroupCommit)).unwrap();
+        let recovered: Vec<u64> = journal.read_from(0).unwrap().map(|r| r.unwrap().seq).collect();
+        for seq in &acknowledged {
+            assert!(recovered.contains(seq), "fail at sync {fail_at}: lost {seq}");
+        }
+    }
+}
+
 #[test]
 fn retention_drops_acknowledged_segments_only() {
     for integrity in integrities() {

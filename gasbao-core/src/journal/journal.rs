@@ -4,10 +4,11 @@ use std::collections::VecDeque;
 use std::io;
 use std::num::NonZeroU64;
 use std::ops::Range;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::journal::chain::ChainHash;
 use crate::journal::checkpoint::{CHECKPOINT_PAYLOAD_LEN, Checkpoint, CheckpointSigningKey};
+use crate::journal::durable::DurablePoint;
 use crate::journal::error::{AppendError, IoFailure, OpenError, ReadError};
 use crate::journal::format::{
     KIND_CHECKPOINT, KIND_DATA, Layout, MAX_PAYLOAD, SegmentHeader, encode_record, segment_name,
@@ -206,8 +207,7 @@ pub struct Journal {
     storage: Arc<dyn Storage>,
     options: JournalOptions,
     writer: Mutex<Writer>,
-    sync: Mutex<SyncState>,
-    synced: Condvar,
+    durable: DurablePoint,
     /// Group-commit appenders between the start of `append` and its return.
     appending: std::sync::atomic::AtomicU64,
 }
@@ -233,14 +233,6 @@ struct Writer {
     written_chain: Option<ChainHash>,
     /// How many records the newest checkpoint seals.
     sealed_through: u64,
-    failed: Option<Arc<io::Error>>,
-}
-
-struct SyncState {
-    /// Every record before this one is durable.
-    durable_next: u64,
-    /// An appender is flushing and syncing for everyone.
-    syncing: bool,
     failed: Option<Arc<io::Error>>,
 }
 
@@ -370,12 +362,7 @@ impl Journal {
                 sealed_through: last_checkpoint.map_or(first_seq, |c| c.records),
                 failed: None,
             }),
-            sync: Mutex::new(SyncState {
-                durable_next: next_seq,
-                syncing: false,
-                failed: None,
-            }),
-            synced: Condvar::new(),
+            durable: DurablePoint::new(next_seq),
             appending: std::sync::atomic::AtomicU64::new(0),
             storage,
             options,
@@ -486,7 +473,7 @@ impl Journal {
     /// Every record before this sequence number is durable.
     #[must_use]
     pub fn durable_next(&self) -> u64 {
-        lock(&self.sync).durable_next
+        self.durable.get()
     }
 
     /// In a chained journal, the chain hash after the last record appended.
@@ -639,33 +626,10 @@ impl Journal {
     /// Returns once every record before `through` is durable, flushing and
     /// syncing for every waiting appender when no one else is.
     fn wait_durable(&self, through: u64) -> Result<(), AppendError> {
-        let mut state = lock(&self.sync);
-        loop {
-            if state.durable_next >= through {
-                return Ok(());
-            }
-            if let Some(source) = &state.failed {
-                return Err(AppendError::Failed {
-                    source: Arc::clone(source),
-                });
-            }
-            if state.syncing {
-                state = self.synced.wait(state).unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            state.syncing = true;
-            drop(state);
+        self.durable.wait(through, || {
             self.gather_batch();
-            let result = self.flush_and_sync();
-            state = lock(&self.sync);
-            state.syncing = false;
-            match result {
-                Ok(durable) => state.durable_next = state.durable_next.max(durable),
-                Err(AppendError::Failed { source }) => state.failed = Some(source),
-                Err(other) => return Err(other),
-            }
-            self.synced.notify_all();
-        }
+            self.flush_and_sync()
+        })
     }
 
     /// Before a group sync, gives every appender that is inside `append` a
@@ -707,9 +671,7 @@ impl Journal {
     }
 
     fn mark_durable(&self, through: u64) {
-        let mut state = lock(&self.sync);
-        state.durable_next = state.durable_next.max(through);
-        self.synced.notify_all();
+        self.durable.advance(through);
     }
 }
 

@@ -11,6 +11,7 @@
 mod chain;
 mod checkpoint;
 mod crash_storage;
+mod durable;
 mod error;
 mod file_storage;
 mod format;
