@@ -27,7 +27,9 @@
 //!
 //! # Journal (feature `journal`, on by default)
 //! - [`journal`]: a crash-safe, append-only log with group commit, torn-tail
-//!   recovery and pluggable storage, including a crash simulator.
+//!   recovery and pluggable storage, including a crash simulator; optionally
+//!   an SM3 hash chain sealed by SM2-signed checkpoints, with `verify` and
+//!   `salvage`.
 //!
 //! # Errors
 //! - [`QuantityError`], [`TariffError`] (with [`TierProblem`]),

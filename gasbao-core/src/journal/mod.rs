@@ -3,6 +3,14 @@
 //! See [`Journal`]. Its on-disk format is documented in the source of the
 //! `format` module and is versioned: files written by version 1 stay readable.
 //!
+//! # Integrity
+//! [`Integrity`] chooses what protects the records: CRC32C checksums (format
+//! version 1), an SM3 hash chain ([`ChainHash`]; version 2), or the chain
+//! sealed by SM2-signed [`Checkpoint`]s ([`CheckpointSigningKey`],
+//! [`CheckpointVerifyingKey`]). [`verify`] checks a journal without changing
+//! it and names the first failure; [`salvage`] copies its valid prefix to a
+//! new place.
+//!
 //! # Storage
 //! All I/O goes through [`Storage`] and [`StorageFile`]: [`FileStorage`] for a
 //! directory on disk, [`MemoryStorage`] in memory, and [`CrashStorage`], which
