@@ -77,11 +77,14 @@ pub(crate) fn scan_journal(
         segments: Vec::with_capacity(count),
         damage: None,
     };
+    // One buffer for every segment: a fresh one would be faulted in page by
+    // page on each read.
+    let mut bytes = Vec::new();
     for (index, segment) in names.into_iter().enumerate() {
         let file = storage
             .open(&segment.name, false)
             .map_err(io_error("opening", &segment.name))?;
-        let bytes = read_segment(&*file).map_err(io_error("reading", &segment.name))?;
+        read_segment_into(&*file, &mut bytes).map_err(io_error("reading", &segment.name))?;
         let context = ScanContext {
             previous: scan.end(),
             last: index.saturating_add(1) == count,
@@ -100,11 +103,19 @@ pub(crate) fn scan_journal(
 
 /// Reads a whole segment file.
 pub(crate) fn read_segment(file: &dyn StorageFile) -> io::Result<Vec<u8>> {
-    let len = usize::try_from(file.size()?).map_err(|_| io::Error::other("segment larger than memory"))?;
-    let mut bytes = vec![0u8; len];
-    let read = read_full(file, 0, &mut bytes)?;
-    bytes.truncate(read);
+    let mut bytes = Vec::new();
+    read_segment_into(file, &mut bytes)?;
     Ok(bytes)
+}
+
+/// Reads a whole segment file into `bytes`, reusing its allocation.
+pub(crate) fn read_segment_into(file: &dyn StorageFile, bytes: &mut Vec<u8>) -> io::Result<()> {
+    let len = usize::try_from(file.size()?).map_err(|_| io::Error::other("segment larger than memory"))?;
+    bytes.clear();
+    bytes.resize(len, 0);
+    let read = read_full(file, 0, bytes)?;
+    bytes.truncate(read);
+    Ok(())
 }
 
 /// Where the previous segment ended, which the next must continue.
