@@ -476,6 +476,17 @@ fn checkpoints_alone_never_start_a_segment_twice() {
 }
 
 #[test]
+fn journals_keys_and_readers_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Journal>();
+    send_sync::<CheckpointSigningKey>();
+    send_sync::<gasbao_core::journal::CheckpointVerifyingKey>();
+    send::<gasbao_core::journal::JournalReader>();
+    send_sync::<AppendError>();
+}
+
+#[test]
 fn oversized_payloads_are_refused_without_appending() {
     let (journal, _) = Journal::open(MemoryStorage::new(), JournalOptions::default()).unwrap();
     let huge = vec![0u8; (64 << 20) + 1];
