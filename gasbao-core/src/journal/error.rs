@@ -109,16 +109,8 @@ pub enum KeyError {
 #[non_exhaustive]
 pub enum OpenError {
     /// The storage failed.
-    #[error("I/O error while {operation} {file}")]
-    Io {
-        /// What the journal was doing.
-        operation: &'static str,
-        /// The file involved (empty for the directory).
-        file: String,
-        /// The storage's error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] StorageError),
     /// Damage before the tail: never skipped, never repaired silently.
     #[error("the journal is damaged")]
     Corrupt(#[from] Corruption),
@@ -135,16 +127,8 @@ pub enum OpenError {
 #[non_exhaustive]
 pub enum SalvageError {
     /// Reading the damaged journal or writing the copy failed.
-    #[error("I/O error while {operation} {file}")]
-    Io {
-        /// What salvage was doing.
-        operation: &'static str,
-        /// The file involved (empty for a directory).
-        file: String,
-        /// The storage's error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] StorageError),
     /// The target already holds journal segments; salvage never overwrites.
     #[error("the target already holds journal segment {file}")]
     TargetNotEmpty {
@@ -153,52 +137,25 @@ pub enum SalvageError {
     },
 }
 
-/// A storage failure while reading a journal, before it is told which
-/// operation's error it becomes.
-#[derive(Debug)]
-pub(crate) struct IoFailure {
-    pub(crate) operation: &'static str,
-    pub(crate) file: String,
-    pub(crate) source: io::Error,
+/// The storage failed while opening, verifying or salvaging a journal.
+#[derive(Debug, Error)]
+#[error("I/O error while {operation} {file}")]
+#[non_exhaustive]
+pub struct StorageError {
+    /// What the journal was doing.
+    pub operation: &'static str,
+    /// The file involved (empty for the directory).
+    pub file: String,
+    /// The storage's error.
+    #[source]
+    pub source: io::Error,
 }
 
-impl IoFailure {
+impl StorageError {
     /// Builds the error for `operation` on `file` from an I/O error.
-    pub(crate) fn during(operation: &'static str, file: &str) -> impl FnOnce(io::Error) -> IoFailure + use<> {
+    pub(crate) fn during(operation: &'static str, file: &str) -> impl FnOnce(io::Error) -> StorageError + use<> {
         let file = file.to_owned();
-        move |source| IoFailure {
-            operation,
-            file,
-            source,
-        }
-    }
-}
-
-impl From<IoFailure> for OpenError {
-    fn from(
-        IoFailure {
-            operation,
-            file,
-            source,
-        }: IoFailure,
-    ) -> OpenError {
-        OpenError::Io {
-            operation,
-            file,
-            source,
-        }
-    }
-}
-
-impl From<IoFailure> for SalvageError {
-    fn from(
-        IoFailure {
-            operation,
-            file,
-            source,
-        }: IoFailure,
-    ) -> SalvageError {
-        SalvageError::Io {
+        move |source| StorageError {
             operation,
             file,
             source,

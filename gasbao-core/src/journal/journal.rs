@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::journal::chain::ChainHash;
 use crate::journal::checkpoint::{CHECKPOINT_PAYLOAD_LEN, Checkpoint, CheckpointSigningKey};
 use crate::journal::durable::DurablePoint;
-use crate::journal::error::{AppendError, IoFailure, OpenError, ReadError};
+use crate::journal::error::{AppendError, OpenError, ReadError, StorageError};
 use crate::journal::format::{
     KIND_CHECKPOINT, KIND_DATA, Layout, MAX_PAYLOAD, SegmentHeader, encode_record, segment_name,
 };
@@ -263,8 +263,8 @@ impl Journal {
     pub fn open(storage: impl Storage, options: JournalOptions) -> Result<(Journal, RecoveryReport), OpenError> {
         let storage: Arc<dyn Storage> = Arc::new(storage);
         let io_error = |operation, file: &str| {
-            let during = IoFailure::during(operation, file);
-            move |source| OpenError::from(during(source))
+            let during = StorageError::during(operation, file);
+            move |source| OpenError::Io(during(source))
         };
         let verifying = options.integrity.signing().map(|(key, _)| key.verifying_key());
         let scan = scan_journal(&*storage, verifying)?;

@@ -38,7 +38,7 @@ pub use checkpoint::{
 };
 pub use crash_storage::CrashStorage;
 pub use error::{
-    AppendError, Corruption, CorruptionKind, KeyError, OpenError, ReadError, SalvageError, SignatureError,
+    AppendError, Corruption, CorruptionKind, KeyError, OpenError, ReadError, SalvageError, SignatureError, StorageError,
 };
 pub use file_storage::FileStorage;
 pub use journal::{Durability, Integrity, Journal, JournalOptions, JournalReader, Record, RecoveryReport, TornTail};

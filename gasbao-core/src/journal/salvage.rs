@@ -1,7 +1,7 @@
 //! Copying the valid prefix of a damaged journal to a new place.
 
 use crate::journal::checkpoint::CheckpointVerifyingKey;
-use crate::journal::error::{Corruption, IoFailure, SalvageError};
+use crate::journal::error::{Corruption, SalvageError, StorageError};
 use crate::journal::format::parse_segment_name;
 use crate::journal::scan::{ScanContext, SegmentName, list_segments, read_segment, scan_journal, scan_segment};
 use crate::journal::storage::Storage;
@@ -43,7 +43,7 @@ pub fn salvage(
     key: Option<&CheckpointVerifyingKey>,
 ) -> Result<SalvageReport, SalvageError> {
     if let Some(existing) = list_segments(to)
-        .map_err(IoFailure::during("listing", "the target"))?
+        .map_err(StorageError::during("listing", "the target"))?
         .first()
     {
         return Err(SalvageError::TargetNotEmpty {
@@ -51,7 +51,7 @@ pub fn salvage(
         });
     }
     let scan = scan_journal(from, key)?;
-    let total = list_segments(from).map_err(IoFailure::during("listing", ""))?.len();
+    let total = list_segments(from).map_err(StorageError::during("listing", ""))?.len();
     // Whole segments up to the damage, each without any torn tail...
     let mut copies: Vec<(String, u64)> = scan
         .segments
@@ -67,8 +67,8 @@ pub fn salvage(
     }
     let mut next_seq = scan.end().map_or(0, |e| e.next_seq);
     for (name, len) in &copies {
-        let source = from.open(name, false).map_err(IoFailure::during("opening", name))?;
-        let mut bytes = read_segment(&*source).map_err(IoFailure::during("reading", name))?;
+        let source = from.open(name, false).map_err(StorageError::during("opening", name))?;
+        let mut bytes = read_segment(&*source).map_err(StorageError::during("reading", name))?;
         bytes.truncate(usize::try_from(*len).unwrap_or(usize::MAX));
         if let (Some(damage), Some(first_seq)) = (&scan.damage, parse_segment_name(name))
             && damage.segment == *name
@@ -88,12 +88,14 @@ pub fn salvage(
                 next_seq = prefix.end.next_seq;
             }
         }
-        let target = to.open(name, true).map_err(IoFailure::during("creating", name))?;
-        target.write_at(0, &bytes).map_err(IoFailure::during("writing", name))?;
-        target.sync().map_err(IoFailure::during("syncing", name))?;
+        let target = to.open(name, true).map_err(StorageError::during("creating", name))?;
+        target
+            .write_at(0, &bytes)
+            .map_err(StorageError::during("writing", name))?;
+        target.sync().map_err(StorageError::during("syncing", name))?;
     }
     to.sync_directory()
-        .map_err(IoFailure::during("syncing", "the target"))?;
+        .map_err(StorageError::during("syncing", "the target"))?;
     Ok(SalvageReport {
         segments: copies.len(),
         first_seq: scan.segments.first().map_or(0, |s| s.segment.first_seq),

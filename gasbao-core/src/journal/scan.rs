@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use crate::journal::chain::{ChainFailure, ChainHash, ChainedFrame, check_chain};
 use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey};
-use crate::journal::error::{Corruption, CorruptionKind, IoFailure};
+use crate::journal::error::{Corruption, CorruptionKind, StorageError};
 use crate::journal::format::{
     Frame, HeaderProblem, KIND_CHECKPOINT, KIND_DATA, Layout, SegmentHeader, parse_segment_name,
 };
@@ -69,8 +69,8 @@ impl JournalScan {
 pub(crate) fn scan_journal(
     storage: &dyn Storage,
     key: Option<&CheckpointVerifyingKey>,
-) -> Result<JournalScan, IoFailure> {
-    let io_error = IoFailure::during;
+) -> Result<JournalScan, StorageError> {
+    let io_error = StorageError::during;
     let names = list_segments(storage).map_err(io_error("listing", ""))?;
     let count = names.len();
     let mut scan = JournalScan {
