@@ -7,7 +7,9 @@ use arbitrary::Arbitrary;
 use std::num::NonZeroU64;
 use std::sync::{Arc, LazyLock};
 
-use gasbao_core::journal::{CheckpointSigningKey, CrashStorage, Durability, Integrity, Journal, JournalOptions, verify};
+use gasbao_core::journal::{
+    CheckpointSigningKey, CrashStorage, Durability, Integrity, Journal, JournalOptions, verify,
+};
 use libfuzzer_sys::fuzz_target;
 
 static KEY: LazyLock<Arc<CheckpointSigningKey>> =
