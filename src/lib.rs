@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `core` (default) | [`core`] | `gasbao-core`: money, volume, tariffs, PTZ correction |
 //! | `pricing` (default) | [`pricing`] | `gasbao-pricing`: multi-source pricing, blending, audited quotes |
+//! | `ringbuf` (default) | [`ringbuf`] | `gasbao-ringbuf`: lock-free ring buffers for meter data |
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "core")]
@@ -16,3 +17,7 @@ pub use gasbao_core as core;
 #[cfg(feature = "pricing")]
 #[doc(inline)]
 pub use gasbao_pricing as pricing;
+
+#[cfg(feature = "ringbuf")]
+#[doc(inline)]
+pub use gasbao_ringbuf as ringbuf;

@@ -16,3 +16,11 @@ fn pricing() {
         .collect();
     assert_eq!(kinds, ["fixed", "lng", "pipeline", "sng"]);
 }
+
+#[cfg(feature = "ringbuf")]
+#[test]
+fn ringbuf() {
+    let (mut producer, mut consumer) = gasbao::ringbuf::spsc::channel(1);
+    producer.push(7u8).unwrap();
+    assert_eq!(consumer.pop(), Ok(7));
+}

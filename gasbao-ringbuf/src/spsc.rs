@@ -1,0 +1,398 @@
+//! A bounded single-producer single-consumer queue: wait-free push and pop,
+//! batch writes and reads with one atomic store per batch.
+//!
+//! Each side keeps its own position and a cached copy of the other side's,
+//! and reads the other side's atomic only when the cache says the queue is
+//! full (producer) or empty (consumer); in steady state a push or pop touches
+//! no shared cache line but the slot itself.
+
+use std::fmt;
+use std::mem::MaybeUninit;
+
+use crate::cache_padded::CachePadded;
+use crate::error::{PopError, PushError};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+
+/// Creates a queue holding at most `capacity` items; returns its two ends.
+///
+/// # Panics
+///
+/// If the slots (`capacity` rounded up to a power of two, times the size of
+/// `T`) do not fit in memory, as `Vec::with_capacity` does.
+///
+/// # Examples
+///
+/// ```
+/// use gasbao_ringbuf::spsc;
+///
+/// let (mut meters, mut billing) = spsc::channel::<u64>(2);
+/// meters.push(350_125)?;
+/// meters.push(350_250)?;
+/// assert!(meters.push(350_375).is_err()); // full: the reading comes back
+/// assert_eq!(billing.pop()?, 350_125);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    // A power-of-two slot count turns "index mod slots" into a mask, and the
+    // positions can wrap around `usize` without losing their slot.
+    let slots = capacity.checked_next_power_of_two().unwrap_or(usize::MAX).max(1);
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+        producer_gone: AtomicBool::new(false),
+        consumer_gone: AtomicBool::new(false),
+        slots: (0..slots).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+        mask: slots.wrapping_sub(1),
+        capacity,
+    });
+    let producer = Producer {
+        shared: Arc::clone(&shared),
+        tail: 0,
+        cached_head: 0,
+    };
+    let consumer = Consumer {
+        shared,
+        head: 0,
+        cached_tail: 0,
+    };
+    (producer, consumer)
+}
+
+struct Shared<T> {
+    /// Position of the next item to pop; written by the consumer only.
+    head: CachePadded<AtomicUsize>,
+    /// Position of the next item to push; written by the producer only.
+    tail: CachePadded<AtomicUsize>,
+    producer_gone: AtomicBool,
+    consumer_gone: AtomicBool,
+    /// Items live at positions `head..tail` (modulo the slot count).
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    mask: usize,
+    capacity: usize,
+}
+
+// SAFETY: the slots are only reached through `Producer` (positions not yet
+// published) and `Consumer` (positions published and not yet released), and
+// the head/tail protocol keeps those sets disjoint; items cross threads, so
+// `T: Send` is required.
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: as above; `Shared` owns its items and drops them on whichever
+// thread drops the last end.
+unsafe impl<T: Send> Send for Shared<T> {}
+
+impl<T> Shared<T> {
+    #[inline]
+    fn slot(&self, position: usize) -> &UnsafeCell<MaybeUninit<T>> {
+        // The mask keeps the index below the (power-of-two) slot count.
+        &self.slots[position & self.mask]
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // Both ends are gone: items at `head..tail` were pushed and never
+        // popped. Drop each exactly once.
+        let tail = self.tail.load(Ordering::Relaxed);
+        let mut head = self.head.load(Ordering::Relaxed);
+        while head != tail {
+            // SAFETY: positions `head..tail` hold initialized items that no
+            // one else can reach any more (we have `&mut self`).
+            self.slot(head).with_mut(|slot| unsafe { (*slot).assume_init_drop() });
+            head = head.wrapping_add(1);
+        }
+    }
+}
+
+/// The pushing end of an SPSC queue. `Send` (if `T` is), not `Clone`.
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our copy of `shared.tail`: we are its only writer.
+    tail: usize,
+    /// The consumer's head as last seen; the queue holds at most
+    /// `tail - cached_head` items.
+    cached_head: usize,
+}
+
+impl<T> Producer<T> {
+    /// Pushes `value` if there is room.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] or [`PushError::Disconnected`] (the consumer is
+    /// gone), each with `value` handed back.
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        if self.shared.consumer_gone.load(Ordering::Relaxed) {
+            return Err(PushError::Disconnected(value));
+        }
+        if self.writable() == 0 {
+            return Err(PushError::Full(value));
+        }
+        // SAFETY: `writable() > 0`, so the slot at `tail` is outside
+        // `head..tail`: the consumer does not read it until we publish it.
+        self.shared
+            .slot(self.tail)
+            .with_mut(|slot| unsafe { (*slot).write(value) });
+        self.tail = self.tail.wrapping_add(1);
+        // Release: the write above is visible to a consumer that sees the new tail.
+        self.shared.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// Pushes items from `items` while there is room, publishing them all
+    /// with one atomic store; returns how many were pushed. Items the queue
+    /// had no room for stay in the iterator.
+    ///
+    /// If the consumer is gone, nothing is pushed and 0 is returned; see
+    /// [`is_abandoned`](Self::is_abandoned).
+    pub fn push_from<I: Iterator<Item = T>>(&mut self, items: &mut I) -> usize {
+        if self.shared.consumer_gone.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let room = self.writable();
+        // Publishes what was written even if `items` panics midway, so that
+        // every written item is later popped or dropped, never leaked.
+        struct Publish<'a, T> {
+            producer: &'a mut Producer<T>,
+            written: usize,
+        }
+        impl<T> Drop for Publish<'_, T> {
+            fn drop(&mut self) {
+                let producer = &mut *self.producer;
+                producer.tail = producer.tail.wrapping_add(self.written);
+                producer.shared.tail.store(producer.tail, Ordering::Release);
+            }
+        }
+        let mut publish = Publish {
+            producer: self,
+            written: 0,
+        };
+        while publish.written < room {
+            let Some(value) = items.next() else { break };
+            let position = publish.producer.tail.wrapping_add(publish.written);
+            // SAFETY: `written < room`, so the slot is free and unpublished.
+            publish
+                .producer
+                .shared
+                .slot(position)
+                .with_mut(|slot| unsafe { (*slot).write(value) });
+            publish.written = publish.written.wrapping_add(1);
+        }
+        publish.written
+    }
+
+    /// How many more items fit now (the consumer may free more at any time).
+    pub fn free(&mut self) -> usize {
+        self.cached_head = self.shared.head.load(Ordering::Acquire);
+        self.shared.capacity.wrapping_sub(self.tail.wrapping_sub(self.cached_head))
+    }
+
+    /// Room for at least this many items, from the cached head when it shows
+    /// room, so that a push in steady state reads no shared counter.
+    #[inline]
+    fn writable(&mut self) -> usize {
+        let free = self.shared.capacity.wrapping_sub(self.tail.wrapping_sub(self.cached_head));
+        if free > 0 {
+            return free;
+        }
+        // Acquire: the consumer has finished reading the slots it released.
+        self.cached_head = self.shared.head.load(Ordering::Acquire);
+        self.shared.capacity.wrapping_sub(self.tail.wrapping_sub(self.cached_head))
+    }
+
+    /// The most items the queue holds.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Whether the consumer is gone: nothing pushed now would be popped.
+    #[must_use]
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.consumer_gone.load(Ordering::Acquire)
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        // Release: a consumer that sees this also sees every item published.
+        self.shared.producer_gone.store(true, Ordering::Release);
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.shared.capacity)
+            .field("tail", &self.tail)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The popping end of an SPSC queue. `Send` (if `T` is), not `Clone`.
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our copy of `shared.head`: we are its only writer.
+    head: usize,
+    /// The producer's tail as last seen: items up to it are readable.
+    cached_tail: usize,
+}
+
+impl<T> Consumer<T> {
+    /// Pops the oldest item.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`]; or [`PopError::Disconnected`] once the producer
+    /// is gone and every item it pushed has been popped.
+    #[inline]
+    pub fn pop(&mut self) -> Result<T, PopError> {
+        if self.readable() == 0 {
+            return Err(self.why_empty());
+        }
+        // SAFETY: `readable() > 0`: the slot at `head` was published by the
+        // producer (Acquire in `readable`) and is ours until we release it.
+        let value = self
+            .shared
+            .slot(self.head)
+            .with_mut(|slot| unsafe { (*slot).assume_init_read() });
+        self.head = self.head.wrapping_add(1);
+        // Release: our read of the slot happens before the producer reuses it.
+        self.shared.head.store(self.head, Ordering::Release);
+        Ok(value)
+    }
+
+    /// Pops up to `max` items through an iterator that releases their slots
+    /// with one atomic store when it is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gasbao_ringbuf::spsc;
+    ///
+    /// let (mut meters, mut billing) = spsc::channel::<u32>(64);
+    /// assert_eq!(meters.push_from(&mut (1..=40)), 40);
+    /// let total: u32 = billing.drain(32).sum();
+    /// assert_eq!(total, (1..=32).sum());
+    /// assert_eq!(billing.drain(usize::MAX).count(), 8);
+    /// ```
+    pub fn drain(&mut self, max: usize) -> Drain<'_, T> {
+        let count = self.readable().min(max);
+        Drain {
+            consumer: self,
+            read: 0,
+            count,
+        }
+    }
+
+    /// How many items can be popped now (the producer may add more at any time).
+    pub fn available(&mut self) -> usize {
+        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+        self.cached_tail.wrapping_sub(self.head)
+    }
+
+    /// At least this many items are readable, from the cached tail when it
+    /// shows some, so that a pop in steady state reads no shared counter.
+    #[inline]
+    fn readable(&mut self) -> usize {
+        let available = self.cached_tail.wrapping_sub(self.head);
+        if available > 0 {
+            return available;
+        }
+        // Acquire: the producer's writes to the slots it published are visible.
+        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+        self.cached_tail.wrapping_sub(self.head)
+    }
+
+    /// The most items the queue holds.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Whether the producer is gone; items it pushed may still wait.
+    #[must_use]
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.producer_gone.load(Ordering::Acquire)
+    }
+
+    #[cold]
+    fn why_empty(&mut self) -> PopError {
+        if !self.shared.producer_gone.load(Ordering::Acquire) {
+            return PopError::Empty;
+        }
+        // The producer is gone; its last items were published before it said
+        // so (Release/Acquire on `producer_gone`), so one more look finds them.
+        if self.available() > 0 {
+            PopError::Empty
+        } else {
+            PopError::Disconnected
+        }
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        self.shared.consumer_gone.store(true, Ordering::Release);
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.shared.capacity)
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Items popped in one batch; see [`Consumer::drain`]. Dropping it releases
+/// the slots of the items taken so far; the rest stay in the queue.
+pub struct Drain<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    read: usize,
+    count: usize,
+}
+
+impl<T> Iterator for Drain<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        if self.read == self.count {
+            return None;
+        }
+        let position = self.consumer.head.wrapping_add(self.read);
+        // SAFETY: `read < count <= readable()`: published, not yet released.
+        let value = self
+            .consumer
+            .shared
+            .slot(position)
+            .with_mut(|slot| unsafe { (*slot).assume_init_read() });
+        self.read = self.read.wrapping_add(1);
+        Some(value)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.count.wrapping_sub(self.read);
+        (left, Some(left))
+    }
+}
+
+impl<T> ExactSizeIterator for Drain<'_, T> {}
+
+impl<T> Drop for Drain<'_, T> {
+    fn drop(&mut self) {
+        let consumer = &mut *self.consumer;
+        consumer.head = consumer.head.wrapping_add(self.read);
+        consumer.shared.head.store(consumer.head, Ordering::Release);
+    }
+}
+
+impl<T> fmt::Debug for Drain<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drain")
+            .field("left", &self.count.wrapping_sub(self.read))
+            .finish_non_exhaustive()
+    }
+}

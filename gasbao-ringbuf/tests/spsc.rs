@@ -1,0 +1,270 @@
+//! The SPSC queue against a `VecDeque` model, under real threads, and with
+//! items that count their drops.
+#![cfg(not(gasbao_loom))]
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use gasbao_ringbuf::spsc::channel;
+use gasbao_ringbuf::{PopError, PushError};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push(u32),
+    Pop,
+    PushFrom(Vec<u32>),
+    Drain(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        any::<u32>().prop_map(Op::Push),
+        Just(Op::Pop),
+        proptest::collection::vec(any::<u32>(), 0..12).prop_map(Op::PushFrom),
+        (0usize..12).prop_map(Op::Drain),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 256 }))]
+
+    /// Every operation does what a bounded `VecDeque` of the same capacity does.
+    #[test]
+    fn behaves_like_a_bounded_vecdeque(capacity in 0usize..10, ops in proptest::collection::vec(op(), 0..60)) {
+        let (mut producer, mut consumer) = channel::<u32>(capacity);
+        let mut model = VecDeque::new();
+        for op in ops {
+            match op {
+                Op::Push(value) => {
+                    let result = producer.push(value);
+                    if model.len() < capacity {
+                        prop_assert!(result.is_ok());
+                        model.push_back(value);
+                    } else {
+                        prop_assert_eq!(result, Err(PushError::Full(value)));
+                    }
+                }
+                Op::Pop => match model.pop_front() {
+                    Some(value) => prop_assert_eq!(consumer.pop(), Ok(value)),
+                    None => prop_assert_eq!(consumer.pop(), Err(PopError::Empty)),
+                },
+                Op::PushFrom(values) => {
+                    let room = capacity - model.len();
+                    let mut items = values.clone().into_iter();
+                    let pushed = producer.push_from(&mut items);
+                    prop_assert_eq!(pushed, values.len().min(room));
+                    model.extend(&values[..pushed]);
+                    prop_assert_eq!(items.collect::<Vec<_>>(), values[pushed..].to_vec());
+                }
+                Op::Drain(max) => {
+                    let got: Vec<u32> = consumer.drain(max).collect();
+                    let want: Vec<u32> = model.drain(..max.min(model.len())).collect();
+                    prop_assert_eq!(got, want);
+                }
+            }
+            prop_assert_eq!(consumer.available(), model.len());
+            prop_assert_eq!(producer.free(), capacity - model.len());
+        }
+    }
+}
+
+/// An item that counts how often it is dropped.
+#[derive(Debug)]
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn every_item_is_dropped_exactly_once() {
+    for (pushed, popped) in [(0, 0), (5, 0), (5, 2), (5, 5), (8, 3)] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mut producer, mut consumer) = channel(8);
+        for _ in 0..pushed {
+            producer.push(Counted(Arc::clone(&drops))).unwrap();
+        }
+        let taken: Vec<Counted> = consumer.drain(popped).collect();
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        drop(producer);
+        drop(consumer);
+        assert_eq!(drops.load(Ordering::SeqCst), pushed - popped, "left in the queue");
+        drop(taken);
+        assert_eq!(drops.load(Ordering::SeqCst), pushed, "({pushed}, {popped})");
+    }
+}
+
+#[test]
+fn a_gone_consumer_hands_the_item_back() {
+    let (mut producer, consumer) = channel::<String>(4);
+    producer.push("meter 1".into()).unwrap();
+    drop(consumer);
+    assert!(producer.is_abandoned());
+    match producer.push("meter 2".into()) {
+        Err(PushError::Disconnected(item)) => assert_eq!(item, "meter 2"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(producer.push_from(&mut ["meter 3".to_owned()].into_iter()), 0);
+}
+
+#[test]
+fn a_gone_producer_leaves_its_items_then_disconnects() {
+    let (mut producer, mut consumer) = channel(4);
+    producer.push(1).unwrap();
+    producer.push(2).unwrap();
+    drop(producer);
+    assert!(consumer.is_abandoned());
+    assert_eq!(consumer.pop(), Ok(1));
+    assert_eq!(consumer.pop(), Ok(2));
+    assert_eq!(consumer.pop(), Err(PopError::Disconnected));
+}
+
+#[test]
+fn zero_sized_items_are_counted() {
+    let (mut producer, mut consumer) = channel::<()>(3);
+    for _ in 0..3 {
+        producer.push(()).unwrap();
+    }
+    assert_eq!(producer.push(()), Err(PushError::Full(())));
+    assert_eq!(consumer.drain(usize::MAX).count(), 3);
+    assert_eq!(consumer.pop(), Err(PopError::Empty));
+}
+
+#[test]
+fn a_zero_capacity_queue_is_always_full() {
+    let (mut producer, mut consumer) = channel::<u8>(0);
+    assert_eq!(producer.push(1), Err(PushError::Full(1)));
+    assert_eq!(consumer.pop(), Err(PopError::Empty));
+}
+
+#[test]
+fn a_panicking_batch_source_publishes_what_it_gave() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut producer, mut consumer) = channel(8);
+    let source = Arc::clone(&drops);
+    let mut items = (0..5).map(move |i| {
+        assert!(i < 3, "meter feed failed");
+        Counted(Arc::clone(&source))
+    });
+    let outcome = catch_unwind(AssertUnwindSafe(|| producer.push_from(&mut items)));
+    assert!(outcome.is_err());
+    assert_eq!(consumer.drain(usize::MAX).count(), 3);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    drop((producer, consumer, items));
+}
+
+#[test]
+fn a_panicking_consumer_loses_nothing_and_drops_nothing_twice() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut producer, mut consumer) = channel(8);
+    for _ in 0..6 {
+        producer.push(Counted(Arc::clone(&drops))).unwrap();
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        for (i, item) in consumer.drain(6).enumerate() {
+            assert!(i < 2, "billing failed on item {i}");
+            drop(item);
+        }
+    }));
+    assert!(outcome.is_err());
+    // Items 0..2 were handled, item 2 was dropped by the unwinding; 3 remain.
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    assert_eq!(consumer.drain(usize::MAX).count(), 3);
+    drop((producer, consumer));
+    assert_eq!(drops.load(Ordering::SeqCst), 6);
+}
+
+/// A 48-byte meter reading, the size the queues are built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reading {
+    meter: u64,
+    seq: u64,
+    volume_milli_m3: u64,
+    pressure_pa: u64,
+    temperature_milli_k: u64,
+    flags: u64,
+}
+
+#[test]
+fn threads_get_every_item_once_in_order() {
+    let count: u64 = if cfg!(miri) { 200 } else { 1_000_000 };
+    for batch in [1usize, 32] {
+        let (mut producer, mut consumer) = channel::<Reading>(if cfg!(miri) { 8 } else { 1024 });
+        let sender = thread::spawn(move || {
+            let mut readings = (0..count).map(|seq| Reading {
+                meter: seq % 97,
+                seq,
+                volume_milli_m3: seq * 3,
+                pressure_pa: 101_325,
+                temperature_milli_k: 288_150,
+                flags: 0,
+            });
+            let mut sent = 0;
+            while sent < count {
+                let pushed = if batch == 1 {
+                    match readings.next() {
+                        Some(reading) => {
+                            let mut reading = reading;
+                            loop {
+                                match producer.push(reading) {
+                                    Ok(()) => break,
+                                    Err(PushError::Full(back)) => {
+                                        reading = back;
+                                        thread::yield_now();
+                                    }
+                                    Err(other) => panic!("{other:?}"),
+                                }
+                            }
+                            1
+                        }
+                        None => 0,
+                    }
+                } else {
+                    let mut chunk = readings.by_ref().take(batch).peekable();
+                    let mut pushed = 0;
+                    while chunk.peek().is_some() {
+                        let n = producer.push_from(&mut chunk);
+                        if n == 0 {
+                            thread::yield_now();
+                        }
+                        pushed += n;
+                    }
+                    pushed
+                };
+                sent += pushed as u64;
+            }
+        });
+        let mut expected = 0u64;
+        let mut volume = 0u64;
+        loop {
+            let mut got = 0;
+            for reading in consumer.drain(batch) {
+                assert_eq!(reading.seq, expected, "batch {batch}");
+                volume += reading.volume_milli_m3;
+                expected += 1;
+                got += 1;
+            }
+            if got == 0 {
+                match consumer.pop() {
+                    Ok(reading) => {
+                        assert_eq!(reading.seq, expected);
+                        volume += reading.volume_milli_m3;
+                        expected += 1;
+                    }
+                    Err(PopError::Empty) => thread::yield_now(),
+                    Err(PopError::Disconnected) => break,
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(expected, count, "batch {batch}");
+        assert_eq!(volume, 3 * count * (count - 1) / 2, "batch {batch}");
+    }
+}
