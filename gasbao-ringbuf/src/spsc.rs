@@ -184,20 +184,27 @@ impl<T> Producer<T> {
     /// How many more items fit now (the consumer may free more at any time).
     pub fn free(&mut self) -> usize {
         self.cached_head = self.shared.head.load(Ordering::Acquire);
-        self.shared.capacity.wrapping_sub(self.tail.wrapping_sub(self.cached_head))
+        self.shared
+            .capacity
+            .wrapping_sub(self.tail.wrapping_sub(self.cached_head))
     }
 
     /// Room for at least this many items, from the cached head when it shows
     /// room, so that a push in steady state reads no shared counter.
     #[inline]
     fn writable(&mut self) -> usize {
-        let free = self.shared.capacity.wrapping_sub(self.tail.wrapping_sub(self.cached_head));
+        let free = self
+            .shared
+            .capacity
+            .wrapping_sub(self.tail.wrapping_sub(self.cached_head));
         if free > 0 {
             return free;
         }
         // Acquire: the consumer has finished reading the slots it released.
         self.cached_head = self.shared.head.load(Ordering::Acquire);
-        self.shared.capacity.wrapping_sub(self.tail.wrapping_sub(self.cached_head))
+        self.shared
+            .capacity
+            .wrapping_sub(self.tail.wrapping_sub(self.cached_head))
     }
 
     /// The most items the queue holds.
