@@ -153,26 +153,26 @@ impl<T> Producer<T> {
         // Publishes what was written even if `items` panics midway, so that
         // every written item is later popped or dropped, never leaked.
         struct Publish<'a, T> {
-            producer: &'a mut Producer<T>,
+            shared: &'a Shared<T>,
+            tail: &'a mut usize,
             written: usize,
         }
         impl<T> Drop for Publish<'_, T> {
             fn drop(&mut self) {
-                let producer = &mut *self.producer;
-                producer.tail = producer.tail.wrapping_add(self.written);
-                producer.shared.tail.store(producer.tail, Ordering::Release);
+                *self.tail = self.tail.wrapping_add(self.written);
+                self.shared.tail.store(*self.tail, Ordering::Release);
             }
         }
+        let start = self.tail;
         let mut publish = Publish {
-            producer: self,
+            shared: &self.shared,
+            tail: &mut self.tail,
             written: 0,
         };
-        while publish.written < room {
-            let Some(value) = items.next() else { break };
-            let position = publish.producer.tail.wrapping_add(publish.written);
+        for value in items.by_ref().take(room) {
+            let position = start.wrapping_add(publish.written);
             // SAFETY: `written < room`, so the slot is free and unpublished.
             publish
-                .producer
                 .shared
                 .slot(position)
                 .with_mut(|slot| unsafe { (*slot).write(value) });
@@ -286,7 +286,8 @@ impl<T> Consumer<T> {
     pub fn drain(&mut self, max: usize) -> Drain<'_, T> {
         let count = self.readable().min(max);
         Drain {
-            consumer: self,
+            shared: &self.shared,
+            head: &mut self.head,
             read: 0,
             count,
         }
@@ -356,7 +357,9 @@ impl<T> fmt::Debug for Consumer<T> {
 /// Items popped in one batch; see [`Consumer::drain`]. Dropping it releases
 /// the slots of the items taken so far; the rest stay in the queue.
 pub struct Drain<'a, T> {
-    consumer: &'a mut Consumer<T>,
+    shared: &'a Shared<T>,
+    /// The consumer's head, advanced when the drain is dropped.
+    head: &'a mut usize,
     read: usize,
     count: usize,
 }
@@ -369,10 +372,9 @@ impl<T> Iterator for Drain<'_, T> {
         if self.read == self.count {
             return None;
         }
-        let position = self.consumer.head.wrapping_add(self.read);
+        let position = self.head.wrapping_add(self.read);
         // SAFETY: `read < count <= readable()`: published, not yet released.
         let value = self
-            .consumer
             .shared
             .slot(position)
             .with_mut(|slot| unsafe { (*slot).assume_init_read() });
@@ -390,9 +392,8 @@ impl<T> ExactSizeIterator for Drain<'_, T> {}
 
 impl<T> Drop for Drain<'_, T> {
     fn drop(&mut self) {
-        let consumer = &mut *self.consumer;
-        consumer.head = consumer.head.wrapping_add(self.read);
-        consumer.shared.head.store(consumer.head, Ordering::Release);
+        *self.head = self.head.wrapping_add(self.read);
+        self.shared.head.store(*self.head, Ordering::Release);
     }
 }
 
