@@ -93,8 +93,10 @@ fn cross_thread(c: &mut Criterion) {
             let (mut producer, mut consumer) = spsc::channel::<u64>(CAPACITY);
             one_to_one(
                 items,
-                move |item| while producer.push(item).is_err() {
-                    std::hint::spin_loop()
+                move |item| {
+                    while producer.push(item).is_err() {
+                        std::hint::spin_loop()
+                    }
                 },
                 move || u64::from(consumer.pop().is_ok()),
             )
@@ -105,8 +107,10 @@ fn cross_thread(c: &mut Criterion) {
             let (mut producer, mut consumer) = rtrb::RingBuffer::<u64>::new(CAPACITY);
             one_to_one(
                 items,
-                move |item| while producer.push(item).is_err() {
-                    std::hint::spin_loop()
+                move |item| {
+                    while producer.push(item).is_err() {
+                        std::hint::spin_loop()
+                    }
                 },
                 move || u64::from(consumer.pop().is_ok()),
             )
@@ -117,8 +121,10 @@ fn cross_thread(c: &mut Criterion) {
             let queue = ArrayQueue::<u64>::new(CAPACITY);
             one_to_one(
                 items,
-                |item| while queue.push(item).is_err() {
-                    std::hint::spin_loop()
+                |item| {
+                    while queue.push(item).is_err() {
+                        std::hint::spin_loop()
+                    }
                 },
                 || u64::from(queue.pop().is_some()),
             )
