@@ -1,0 +1,161 @@
+//! One thread's engine for one bundle, and the per-thread cache that keeps it
+//! between decisions so that the hot path takes no lock.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use regorus::rvm::Program;
+use regorus::rvm::vm::{RegoVM, VmError};
+use regorus::utils::limits::ExecutionTimerConfig;
+
+use crate::limits::Limits;
+use crate::location::{Diagnostic, SourceLocation};
+use crate::prepared::{ExecutionPath, PreparedBundle};
+
+/// How often the engines look at the clock, in instructions or steps: rarely
+/// enough to cost nothing measurable, often enough to stop within microseconds.
+const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::new(64).unwrap();
+
+/// An engine owned by one thread.
+pub(crate) enum Evaluator {
+    Compiled(Box<RegoVM>),
+    Interpreted(Box<regorus::Engine>),
+}
+
+/// Why one evaluation failed, before it is tied to an entrypoint.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Undefined,
+    TimeLimit(Duration),
+    InstructionLimit(usize),
+    Runtime { location: Option<SourceLocation>, message: String },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Undefined => f.write_str("undefined"),
+            Failure::TimeLimit(limit) => write!(f, "time limit {limit:?} exceeded"),
+            Failure::InstructionLimit(limit) => write!(f, "instruction limit {limit} exceeded"),
+            Failure::Runtime { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl Evaluator {
+    /// The bundle's fast path if it has one, else its interpreter.
+    pub(crate) fn new(bundle: &PreparedBundle, limits: &Limits) -> Evaluator {
+        match &bundle.program {
+            Some(program) => Evaluator::compiled(program, &bundle.data, limits),
+            None => Evaluator::interpreter(bundle, limits),
+        }
+    }
+
+    pub(crate) fn interpreter(bundle: &PreparedBundle, limits: &Limits) -> Evaluator {
+        let mut engine = bundle.interpreter.clone();
+        if let Some(limit) = limits.time {
+            engine.set_execution_timer_config(ExecutionTimerConfig { limit, check_interval: TIMER_CHECK_INTERVAL });
+        }
+        Evaluator::Interpreted(Box::new(engine))
+    }
+
+    pub(crate) fn compiled(program: &Arc<Program>, data: &regorus::Value, limits: &Limits) -> Evaluator {
+        let mut vm = RegoVM::new();
+        vm.load_program(Arc::clone(program));
+        // The data passed the interpreter's checks when the bundle was
+        // prepared; the VM accepts any document.
+        let _ = vm.set_data(data.clone());
+        vm.set_max_instructions(limits.instructions.unwrap_or(usize::MAX));
+        vm.set_execution_timer_config(
+            limits.time.map(|limit| ExecutionTimerConfig { limit, check_interval: TIMER_CHECK_INTERVAL }),
+        );
+        Evaluator::Compiled(Box::new(vm))
+    }
+
+    pub(crate) fn path(&self) -> ExecutionPath {
+        match self {
+            Evaluator::Compiled(_) => ExecutionPath::Compiled,
+            Evaluator::Interpreted(_) => ExecutionPath::Interpreted,
+        }
+    }
+
+    /// Evaluates `entrypoint` (a `data.` path the bundle defines) for `input`.
+    pub(crate) fn evaluate(&mut self, entrypoint: &str, input: regorus::Value) -> Result<regorus::Value, Failure> {
+        let value = match self {
+            Evaluator::Compiled(vm) => {
+                vm.set_input(input);
+                vm.execute_entry_point_by_name(entrypoint).map_err(vm_failure)?
+            }
+            Evaluator::Interpreted(engine) => {
+                engine.set_input(input);
+                engine.eval_rule(entrypoint.to_owned()).map_err(|e| engine_failure(&e))?
+            }
+        };
+        if value == regorus::Value::Undefined { Err(Failure::Undefined) } else { Ok(value) }
+    }
+}
+
+fn vm_failure(error: VmError) -> Failure {
+    match error {
+        VmError::InstructionLimitExceeded { limit, .. } => Failure::InstructionLimit(limit),
+        VmError::TimeLimitExceeded { limit, .. } => Failure::TimeLimit(limit),
+        other => Failure::Runtime { location: None, message: other.to_string() },
+    }
+}
+
+fn engine_failure(error: &anyhow::Error) -> Failure {
+    if let Some(regorus::LimitError::TimeLimitExceeded { limit, .. }) = error.downcast_ref::<regorus::LimitError>() {
+        return Failure::TimeLimit(*limit);
+    }
+    let d = Diagnostic::from_engine(error);
+    Failure::Runtime { location: d.location, message: d.message }
+}
+
+/// A thread's evaluator for one engine at one generation of its bundle.
+pub(crate) struct Cached {
+    /// Which engine; a dead weak reference lets the cache drop the entry.
+    pub(crate) owner: Weak<()>,
+    pub(crate) generation: u64,
+    pub(crate) bundle: Arc<PreparedBundle>,
+    pub(crate) evaluator: Evaluator,
+}
+
+/// Entries kept per thread; beyond it the oldest go. Services have one or a
+/// few engines, so this is never reached in practice.
+const CACHE_ENTRIES: usize = 8;
+
+thread_local! {
+    static CACHE: RefCell<Vec<Cached>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes this thread's evaluator for `owner` if it is at `generation`. It is
+/// taken out, not borrowed, so that a decision log that itself evaluates
+/// cannot find the cache borrowed.
+pub(crate) fn take(owner: &Arc<()>, generation: u64) -> Option<Cached> {
+    CACHE
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let index = cache.iter().position(|c| Weak::as_ptr(&c.owner) == Arc::as_ptr(owner))?;
+            let entry = cache.swap_remove(index);
+            // A stale generation is dropped here; the caller builds a new one.
+            (entry.generation == generation).then_some(entry)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Returns an evaluator to this thread's cache.
+pub(crate) fn put_back(entry: Cached) {
+    // During thread teardown the cache is gone; the evaluator is simply dropped.
+    let _ = CACHE.try_with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache.retain(|c| c.owner.strong_count() > 0);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.remove(0);
+        }
+        cache.push(entry);
+    });
+}
