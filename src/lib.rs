@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `core` (default) | [`core`] | `gasbao-core`: money, volume, tariffs, PTZ correction |
 //! | `pricing` (default) | [`pricing`] | `gasbao-pricing`: multi-source pricing, blending, audited quotes |
+//! | `policy` (default) | [`policy`] | `gasbao-policy`: Rego subsidy decisions, hot reload, decision logs (to the core journal with `core`) |
 //! | `ringbuf` (default) | [`ringbuf`] | `gasbao-ringbuf`: lock-free ring buffers for meter data |
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,10 @@ pub use gasbao_core as core;
 #[cfg(feature = "pricing")]
 #[doc(inline)]
 pub use gasbao_pricing as pricing;
+
+#[cfg(feature = "policy")]
+#[doc(inline)]
+pub use gasbao_policy as policy;
 
 #[cfg(feature = "ringbuf")]
 #[doc(inline)]

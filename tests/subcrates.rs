@@ -24,3 +24,12 @@ fn ringbuf() {
     producer.push(7u8).unwrap();
     assert_eq!(consumer.pop(), Ok(7));
 }
+
+#[cfg(feature = "policy")]
+#[test]
+fn policy() {
+    let bundle = gasbao::policy::Bundle::new(gasbao::policy::Manifest::new("r", ["p/x"]))
+        .with_module("p.rego", "package p\nx := 1\n");
+    let engine = gasbao::policy::PolicyEngine::new(gasbao::policy::PreparedBundle::new(&bundle).unwrap());
+    assert_eq!(engine.evaluate::<_, u8>("p/x", &()).unwrap().output, 1);
+}

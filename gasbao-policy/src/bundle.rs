@@ -46,13 +46,21 @@ pub struct PolicyModule {
 impl Bundle {
     /// An in-memory bundle with no module, empty data and no test inputs.
     pub fn new(manifest: Manifest) -> Bundle {
-        Bundle { manifest, modules: Vec::new(), data: serde_json::Value::Object(Default::default()), test_inputs: Vec::new() }
+        Bundle {
+            manifest,
+            modules: Vec::new(),
+            data: serde_json::Value::Object(Default::default()),
+            test_inputs: Vec::new(),
+        }
     }
 
     /// Adds a module.
     #[must_use]
     pub fn with_module(mut self, path: impl Into<String>, source: impl Into<String>) -> Bundle {
-        self.modules.push(PolicyModule { path: path.into(), source: source.into() });
+        self.modules.push(PolicyModule {
+            path: path.into(),
+            source: source.into(),
+        });
         self
     }
 
@@ -63,7 +71,9 @@ impl Bundle {
     /// [`BundleError::DataNotObject`] unless `data` is a JSON object.
     pub fn with_data(mut self, data: serde_json::Value) -> Result<Bundle, BundleError> {
         if !data.is_object() {
-            return Err(BundleError::DataNotObject { file: DATA_FILE.to_owned() });
+            return Err(BundleError::DataNotObject {
+                file: DATA_FILE.to_owned(),
+            });
         }
         self.data = data;
         Ok(self)
@@ -89,15 +99,21 @@ impl Bundle {
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Bundle, BundleError> {
         let dir = dir.as_ref();
         let manifest_text = read(&dir.join(MANIFEST_FILE))?;
-        let manifest: Manifest = serde_json::from_str(&manifest_text)
-            .map_err(|source| BundleError::Manifest { file: MANIFEST_FILE.to_owned(), source })?;
+        let manifest: Manifest = serde_json::from_str(&manifest_text).map_err(|source| BundleError::Manifest {
+            file: MANIFEST_FILE.to_owned(),
+            source,
+        })?;
         let mut bundle = Bundle::new(manifest);
 
         let mut rego_files = Vec::new();
         collect_rego_files(dir, &mut rego_files)?;
         rego_files.sort();
         for file in rego_files {
-            let relative = file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+            let relative = file
+                .strip_prefix(dir)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .replace('\\', "/");
             let source = read(&file)?;
             bundle = bundle.with_module(relative, source);
         }
@@ -147,15 +163,24 @@ impl Bundle {
 }
 
 fn read(path: &Path) -> Result<String, BundleError> {
-    fs::read_to_string(path).map_err(|source| BundleError::Io { path: path.to_owned(), source })
+    fs::read_to_string(path).map_err(|source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn read_json(path: &Path, file: &str) -> Result<serde_json::Value, BundleError> {
-    serde_json::from_str(&read(path)?).map_err(|source| BundleError::Json { file: file.to_owned(), source })
+    serde_json::from_str(&read(path)?).map_err(|source| BundleError::Json {
+        file: file.to_owned(),
+        source,
+    })
 }
 
 fn collect_rego_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), BundleError> {
-    let io = |source| BundleError::Io { path: dir.to_owned(), source };
+    let io = |source| BundleError::Io {
+        path: dir.to_owned(),
+        source,
+    };
     for entry in fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {

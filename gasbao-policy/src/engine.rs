@@ -110,7 +110,10 @@ impl EngineOptions {
 
 impl fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PolicyEngine").field("active", &*self.active()).field("limits", &self.shared.limits).finish()
+        f.debug_struct("PolicyEngine")
+            .field("active", &*self.active())
+            .field("limits", &self.shared.limits)
+            .finish()
     }
 }
 
@@ -222,7 +225,11 @@ impl PolicyEngine {
         self.decide(entrypoint, input)
     }
 
-    fn decide<O: DeserializeOwned>(&self, entrypoint: &str, input: serde_json::Value) -> Result<Decision<O>, EvaluationError> {
+    fn decide<O: DeserializeOwned>(
+        &self,
+        entrypoint: &str,
+        input: serde_json::Value,
+    ) -> Result<Decision<O>, EvaluationError> {
         let shared = &*self.shared;
         let generation = shared.generation.load(Ordering::Acquire);
         let mut cached = match evaluator::take(&shared.token, generation) {
@@ -233,7 +240,12 @@ impl PolicyEngine {
                     (active.0, Arc::clone(&active.1))
                 };
                 let evaluator = Evaluator::new(&bundle, &shared.limits);
-                Cached { owner: Arc::downgrade(&shared.token), generation, bundle, evaluator }
+                Cached {
+                    owner: Arc::downgrade(&shared.token),
+                    generation,
+                    bundle,
+                    evaluator,
+                }
             }
         };
         let bundle = Arc::clone(&cached.bundle);
@@ -263,23 +275,50 @@ fn decide_with<O: DeserializeOwned>(
         None => (regorus::Value::from(input), None),
     };
     let started = Instant::now();
-    let value = evaluator.evaluate(rule, engine_input).map_err(|failure| match failure {
-        Failure::Undefined => EvaluationError::Undefined { entrypoint: rule.to_owned() },
-        Failure::TimeLimit(limit) => EvaluationError::TimeLimit { entrypoint: rule.to_owned(), limit },
-        Failure::InstructionLimit(limit) => EvaluationError::InstructionLimit { entrypoint: rule.to_owned(), limit },
-        Failure::Runtime { location, message } => {
-            EvaluationError::Runtime { entrypoint: rule.to_owned(), location, message }
-        }
-    })?;
+    let value = evaluator
+        .evaluate(rule, engine_input)
+        .map_err(|failure| match failure {
+            Failure::Undefined => EvaluationError::Undefined {
+                entrypoint: rule.to_owned(),
+            },
+            Failure::TimeLimit(limit) => EvaluationError::TimeLimit {
+                entrypoint: rule.to_owned(),
+                limit,
+            },
+            Failure::InstructionLimit(limit) => EvaluationError::InstructionLimit {
+                entrypoint: rule.to_owned(),
+                limit,
+            },
+            Failure::Runtime { location, message } => EvaluationError::Runtime {
+                entrypoint: rule.to_owned(),
+                location,
+                message,
+            },
+        })?;
     let duration = started.elapsed();
-    let output_error = |source| EvaluationError::Output { entrypoint: rule.to_owned(), source };
+    let output_error = |source| EvaluationError::Output {
+        entrypoint: rule.to_owned(),
+        source,
+    };
     let result = serde_json::to_value(&value).map_err(output_error)?;
     let output = O::deserialize(&result).map_err(output_error)?;
     let path = evaluator.path();
     if let (Some(log), Some(mut input)) = (log, logged_input) {
         mask_personal_fields(&mut input, &bundle.personal_fields);
-        let record = DecisionRecord { revision: &bundle.revision, entrypoint: rule, input: &input, result: &result, path, duration };
+        let record = DecisionRecord {
+            revision: &bundle.revision,
+            entrypoint: rule,
+            input: &input,
+            result: &result,
+            path,
+            duration,
+        };
         log.record(&record).map_err(EvaluationError::DecisionLog)?;
     }
-    Ok(Decision { output, revision: Arc::clone(&bundle.revision), path, duration })
+    Ok(Decision {
+        output,
+        revision: Arc::clone(&bundle.revision),
+        path,
+        duration,
+    })
 }

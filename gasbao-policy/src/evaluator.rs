@@ -31,7 +31,10 @@ pub(crate) enum Failure {
     Undefined,
     TimeLimit(Duration),
     InstructionLimit(usize),
-    Runtime { location: Option<SourceLocation>, message: String },
+    Runtime {
+        location: Option<SourceLocation>,
+        message: String,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -57,7 +60,10 @@ impl Evaluator {
     pub(crate) fn interpreter(bundle: &PreparedBundle, limits: &Limits) -> Evaluator {
         let mut engine = bundle.interpreter.clone();
         if let Some(limit) = limits.time {
-            engine.set_execution_timer_config(ExecutionTimerConfig { limit, check_interval: TIMER_CHECK_INTERVAL });
+            engine.set_execution_timer_config(ExecutionTimerConfig {
+                limit,
+                check_interval: TIMER_CHECK_INTERVAL,
+            });
         }
         Evaluator::Interpreted(Box::new(engine))
     }
@@ -69,9 +75,10 @@ impl Evaluator {
         // prepared; the VM accepts any document.
         let _ = vm.set_data(data.clone());
         vm.set_max_instructions(limits.instructions.unwrap_or(usize::MAX));
-        vm.set_execution_timer_config(
-            limits.time.map(|limit| ExecutionTimerConfig { limit, check_interval: TIMER_CHECK_INTERVAL }),
-        );
+        vm.set_execution_timer_config(limits.time.map(|limit| ExecutionTimerConfig {
+            limit,
+            check_interval: TIMER_CHECK_INTERVAL,
+        }));
         Evaluator::Compiled(Box::new(vm))
     }
 
@@ -91,10 +98,16 @@ impl Evaluator {
             }
             Evaluator::Interpreted(engine) => {
                 engine.set_input(input);
-                engine.eval_rule(entrypoint.to_owned()).map_err(|e| engine_failure(&e))?
+                engine
+                    .eval_rule(entrypoint.to_owned())
+                    .map_err(|e| engine_failure(&e))?
             }
         };
-        if value == regorus::Value::Undefined { Err(Failure::Undefined) } else { Ok(value) }
+        if value == regorus::Value::Undefined {
+            Err(Failure::Undefined)
+        } else {
+            Ok(value)
+        }
     }
 }
 
@@ -102,7 +115,10 @@ fn vm_failure(error: VmError) -> Failure {
     match error {
         VmError::InstructionLimitExceeded { limit, .. } => Failure::InstructionLimit(limit),
         VmError::TimeLimitExceeded { limit, .. } => Failure::TimeLimit(limit),
-        other => Failure::Runtime { location: None, message: other.to_string() },
+        other => Failure::Runtime {
+            location: None,
+            message: other.to_string(),
+        },
     }
 }
 
@@ -111,7 +127,10 @@ fn engine_failure(error: &anyhow::Error) -> Failure {
         return Failure::TimeLimit(*limit);
     }
     let d = Diagnostic::from_engine(error);
-    Failure::Runtime { location: d.location, message: d.message }
+    Failure::Runtime {
+        location: d.location,
+        message: d.message,
+    }
 }
 
 /// A thread's evaluator for one engine at one generation of its bundle.
@@ -138,7 +157,9 @@ pub(crate) fn take(owner: &Arc<()>, generation: u64) -> Option<Cached> {
     CACHE
         .try_with(|cache| {
             let mut cache = cache.borrow_mut();
-            let index = cache.iter().position(|c| Weak::as_ptr(&c.owner) == Arc::as_ptr(owner))?;
+            let index = cache
+                .iter()
+                .position(|c| Weak::as_ptr(&c.owner) == Arc::as_ptr(owner))?;
             let entry = cache.swap_remove(index);
             // A stale generation is dropped here; the caller builds a new one.
             (entry.generation == generation).then_some(entry)

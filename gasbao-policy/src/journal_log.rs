@@ -33,6 +33,9 @@ impl JournalDecisionLog {
 
 impl DecisionLog for JournalDecisionLog {
     fn record(&self, decision: &DecisionRecord<'_>) -> Result<(), DecisionLogError> {
-        self.journal.append(&decision.to_json()).map(drop).map_err(DecisionLogError::Journal)
+        self.journal
+            .append(&decision.to_json())
+            .map(drop)
+            .map_err(DecisionLogError::Journal)
     }
 }

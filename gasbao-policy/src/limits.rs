@@ -21,14 +21,20 @@ impl Default for Limits {
     /// 50 ms and 1,000,000 instructions: a thousand times what the reference
     /// subsidy policy needs, far below what would stall a request.
     fn default() -> Limits {
-        Limits { time: Some(Duration::from_millis(50)), instructions: Some(1_000_000) }
+        Limits {
+            time: Some(Duration::from_millis(50)),
+            instructions: Some(1_000_000),
+        }
     }
 }
 
 impl Limits {
     /// No limits at all (for trusted policies in batch jobs).
     pub fn unbounded() -> Limits {
-        Limits { time: None, instructions: None }
+        Limits {
+            time: None,
+            instructions: None,
+        }
     }
 
     /// Sets the time limit.

@@ -47,19 +47,24 @@ fn parse_arrow(line: &str) -> Option<SourceLocation> {
     let rest = line.strip_prefix("--> ")?;
     let (rest, column) = rest.rsplit_once(':')?;
     let (file, line) = rest.rsplit_once(':')?;
-    Some(SourceLocation { file: file.to_owned(), line: line.parse().ok()?, column: column.trim().parse().ok()? })
+    Some(SourceLocation {
+        file: file.to_owned(),
+        line: line.parse().ok()?,
+        column: column.trim().parse().ok()?,
+    })
 }
 
 /// The line on which `rule` is defined in `source`: the first line whose text
 /// starts with the rule's name followed by a rule head (`if`, `{`, `:=`, `=`,
 /// `contains`, `[`) or the end of the line.
 pub(crate) fn rule_line(source: &str, rule: &str) -> Option<u32> {
-    source.lines().position(|line| {
-        line.strip_prefix(rule).is_some_and(|after| {
-            after.is_empty() || after.starts_with([' ', '\t', '{', ':', '=', '['])
+    source
+        .lines()
+        .position(|line| {
+            line.strip_prefix(rule)
+                .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t', '{', ':', '=', '[']))
         })
-    })
-    .and_then(|index| u32::try_from(index + 1).ok())
+        .and_then(|index| u32::try_from(index + 1).ok())
 }
 
 #[cfg(test)]
@@ -68,9 +73,18 @@ mod tests {
 
     #[test]
     fn reads_a_parse_error_with_colons_in_the_path() {
-        let error = anyhow::anyhow!("\n--> C:/b/x.rego:4:5\n  |\n4 |   1 = \n  |     ^\nerror: expecting `}}` while parsing set");
+        let error = anyhow::anyhow!(
+            "\n--> C:/b/x.rego:4:5\n  |\n4 |   1 = \n  |     ^\nerror: expecting `}}` while parsing set"
+        );
         let d = Diagnostic::from_engine(&error);
-        assert_eq!(d.location, Some(SourceLocation { file: "C:/b/x.rego".into(), line: 4, column: 5 }));
+        assert_eq!(
+            d.location,
+            Some(SourceLocation {
+                file: "C:/b/x.rego".into(),
+                line: 4,
+                column: 5
+            })
+        );
         assert_eq!(d.message, "expecting `}` while parsing set");
     }
 

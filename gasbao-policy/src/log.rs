@@ -77,12 +77,16 @@ pub struct JsonLinesLog<W> {
 impl<W: Write + Send + 'static> JsonLinesLog<W> {
     /// Logs to `writer`.
     pub fn new(writer: W) -> JsonLinesLog<W> {
-        JsonLinesLog { writer: Mutex::new(writer) }
+        JsonLinesLog {
+            writer: Mutex::new(writer),
+        }
     }
 
     /// Gives the writer back.
     pub fn into_inner(self) -> W {
-        self.writer.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.writer
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -91,7 +95,10 @@ impl<W: Write + Send + 'static> DecisionLog for JsonLinesLog<W> {
         let mut line = decision.to_json();
         line.push(b'\n');
         let mut writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        writer.write_all(&line).and_then(|()| writer.flush()).map_err(DecisionLogError::Io)
+        writer
+            .write_all(&line)
+            .and_then(|()| writer.flush())
+            .map_err(DecisionLogError::Io)
     }
 }
 
@@ -107,7 +114,9 @@ fn mask(value: &mut serde_json::Value, path: &[String]) {
     match value {
         serde_json::Value::Array(items) => items.iter_mut().for_each(|item| mask(item, path)),
         serde_json::Value::Object(map) => {
-            let Some((first, rest)) = path.split_first() else { return };
+            let Some((first, rest)) = path.split_first() else {
+                return;
+            };
             if let Some(field) = map.get_mut(first) {
                 if rest.is_empty() {
                     *field = serde_json::Value::String(MASKED.to_owned());
@@ -127,7 +136,10 @@ mod tests {
     use super::*;
 
     fn paths(fields: &[&str]) -> Vec<Vec<String>> {
-        fields.iter().map(|f| f.split('.').map(str::to_owned).collect()).collect()
+        fields
+            .iter()
+            .map(|f| f.split('.').map(str::to_owned).collect())
+            .collect()
     }
 
     #[test]
@@ -138,7 +150,10 @@ mod tests {
             "applicant": {"id_number": "310115198001010021", "age": 46},
             "members": [{"name": "Li Lei"}, {"name": "Han Meimei"}, 3],
         });
-        mask_personal_fields(&mut input, &paths(&["name", "applicant.id_number", "members.name", "absent.field"]));
+        mask_personal_fields(
+            &mut input,
+            &paths(&["name", "applicant.id_number", "members.name", "absent.field"]),
+        );
         assert_eq!(
             input,
             json!({

@@ -73,7 +73,9 @@ impl Manifest {
 /// `a/b/c` or `data.a.b.c` to `data.a.b.c`, refusing anything that is not a
 /// plain path of identifiers.
 pub(crate) fn rule_path(entrypoint: &str) -> Result<String, BundleError> {
-    let bad = || BundleError::BadEntrypoint { entrypoint: entrypoint.to_owned() };
+    let bad = || BundleError::BadEntrypoint {
+        entrypoint: entrypoint.to_owned(),
+    };
     let parts: Vec<&str> = match entrypoint.strip_prefix("data.") {
         Some(dotted) => dotted.split('.').collect(),
         None => entrypoint.trim_start_matches('/').split('/').collect(),

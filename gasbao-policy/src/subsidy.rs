@@ -159,6 +159,9 @@ mod tests {
             assert_eq!(reason.code(), code);
             assert_eq!(serde_json::to_string(&reason).unwrap(), format!("\"{code}\""));
         }
-        assert!(matches!(SubsidyReason::from_code("ARREARS_OVER_90_DAYS"), SubsidyReason::Unrecognized(_)));
+        assert!(matches!(
+            SubsidyReason::from_code("ARREARS_OVER_90_DAYS"),
+            SubsidyReason::Unrecognized(_)
+        ));
     }
 }

@@ -40,7 +40,11 @@ pub fn run_tests(bundle: &Bundle) -> Result<TestReport, LoadError> {
         Ok(report) => report
             .files
             .into_iter()
-            .map(|f| FileCoverage { file: f.path, covered: f.covered.len(), not_covered: f.not_covered.into_iter().collect() })
+            .map(|f| FileCoverage {
+                file: f.path,
+                covered: f.covered.len(),
+                not_covered: f.not_covered.into_iter().collect(),
+            })
             .collect(),
         // Coverage is an aid; a report without it still says what passed.
         Err(_) => Vec::new(),
@@ -84,14 +88,23 @@ impl fmt::Display for TestReport {
                 }
             }
         }
-        writeln!(f, "--------------------------------------------------------------------------------")?;
+        writeln!(
+            f,
+            "--------------------------------------------------------------------------------"
+        )?;
         writeln!(f, "PASS: {}/{}", self.passed(), self.tests.len())?;
         if self.failed() > 0 {
             writeln!(f, "FAIL: {}/{}", self.failed(), self.tests.len())?;
         }
         writeln!(f, "\ncoverage:")?;
         for file in &self.coverage {
-            write!(f, "  {}: {:.1}% of {} lines", file.file, file.percent(), file.covered + file.not_covered.len())?;
+            write!(
+                f,
+                "  {}: {:.1}% of {} lines",
+                file.file,
+                file.percent(),
+                file.covered + file.not_covered.len()
+            )?;
             if file.not_covered.is_empty() {
                 writeln!(f)?;
             } else {
@@ -150,7 +163,11 @@ impl FileCoverage {
     /// Reached lines as a percentage of executable lines (100 for none).
     pub fn percent(&self) -> f64 {
         let total = self.covered + self.not_covered.len();
-        if total == 0 { 100.0 } else { self.covered as f64 * 100.0 / total as f64 }
+        if total == 0 {
+            100.0
+        } else {
+            self.covered as f64 * 100.0 / total as f64
+        }
     }
 }
 
@@ -165,7 +182,9 @@ pub(crate) struct LoadedInterpreter {
 
 impl LoadedInterpreter {
     pub(crate) fn test_rules(&self) -> impl Iterator<Item = &String> {
-        self.rules.iter().filter(|r| r.rsplit('.').next().is_some_and(|name| name.starts_with("test_")))
+        self.rules
+            .iter()
+            .filter(|r| r.rsplit('.').next().is_some_and(|name| name.starts_with("test_")))
     }
 
     /// Where `rule` (a `data.` path) is defined.
@@ -175,9 +194,17 @@ impl LoadedInterpreter {
             .iter()
             .filter(|(_, p, _)| p == package)
             .find_map(|(file, _, source)| {
-                rule_line(source, name).map(|line| SourceLocation { file: file.clone(), line, column: 1 })
+                rule_line(source, name).map(|line| SourceLocation {
+                    file: file.clone(),
+                    line,
+                    column: 1,
+                })
             })
-            .unwrap_or_else(|| SourceLocation { file: package.to_owned(), line: 1, column: 1 })
+            .unwrap_or_else(|| SourceLocation {
+                file: package.to_owned(),
+                line: 1,
+                column: 1,
+            })
     }
 }
 
@@ -186,16 +213,27 @@ pub(crate) fn load_interpreter(bundle: &Bundle, entrypoints: &[String]) -> Resul
     let mut engine = regorus::Engine::new();
     let mut modules = Vec::with_capacity(bundle.modules().len());
     for module in bundle.modules() {
-        let package = engine.add_policy(module.path.clone(), module.source.clone()).map_err(|e| {
-            let d = Diagnostic::from_engine(&e);
-            let location = d.location.unwrap_or(SourceLocation { file: module.path.clone(), line: 1, column: 1 });
-            LoadError::Parse { location, message: d.message }
-        })?;
+        let package = engine
+            .add_policy(module.path.clone(), module.source.clone())
+            .map_err(|e| {
+                let d = Diagnostic::from_engine(&e);
+                let location = d.location.unwrap_or(SourceLocation {
+                    file: module.path.clone(),
+                    line: 1,
+                    column: 1,
+                });
+                LoadError::Parse {
+                    location,
+                    message: d.message,
+                }
+            })?;
         modules.push((module.path.clone(), package, module.source.clone()));
     }
     engine
         .add_data(regorus::Value::from(bundle.data().clone()))
-        .map_err(|e| LoadError::Data { message: Diagnostic::from_engine(&e).message })?;
+        .map_err(|e| LoadError::Data {
+            message: Diagnostic::from_engine(&e).message,
+        })?;
     // Compiling from an entrypoint analyses the whole bundle and lists every
     // rule, tests included.
     let first: regorus::Rc<str> = regorus::Rc::from(entrypoints[0].as_str());
@@ -204,14 +242,21 @@ pub(crate) fn load_interpreter(bundle: &Bundle, entrypoints: &[String]) -> Resul
         Err(e) => {
             let d = Diagnostic::from_engine(&e);
             if d.location.is_none() && d.message == "not a valid rule path" {
-                return Err(LoadError::MissingEntrypoint { entrypoint: entrypoints[0].clone() });
+                return Err(LoadError::MissingEntrypoint {
+                    entrypoint: entrypoints[0].clone(),
+                });
             }
-            return Err(LoadError::Compile { location: d.location, message: d.message });
+            return Err(LoadError::Compile {
+                location: d.location,
+                message: d.message,
+            });
         }
     };
     rules.sort();
     if let Some(missing) = entrypoints.iter().find(|e| rules.binary_search(e).is_err()) {
-        return Err(LoadError::MissingEntrypoint { entrypoint: missing.clone() });
+        return Err(LoadError::MissingEntrypoint {
+            entrypoint: missing.clone(),
+        });
     }
     Ok(LoadedInterpreter { engine, rules, modules })
 }
@@ -228,10 +273,18 @@ pub(crate) fn run_test_rules(loaded: &mut LoadedInterpreter) -> Vec<TestOutcome>
             Ok(_) => TestStatus::Failed,
             Err(e) => {
                 let d = Diagnostic::from_engine(&e);
-                TestStatus::Error { location: d.location, message: d.message }
+                TestStatus::Error {
+                    location: d.location,
+                    message: d.message,
+                }
             }
         };
-        outcomes.push(TestOutcome { rule, location, status, duration: started.elapsed() });
+        outcomes.push(TestOutcome {
+            rule,
+            location,
+            status,
+            duration: started.elapsed(),
+        });
     }
     outcomes.sort_by(|a, b| (&a.location.file, a.location.line).cmp(&(&b.location.file, b.location.line)));
     outcomes

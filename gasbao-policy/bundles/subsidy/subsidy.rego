@@ -58,6 +58,11 @@ complete if {
 	is_number(input.members)
 	input.members >= 1
 	is_array(input.monthly_usage_m3)
+	# Rego orders values of different types ("3" > 0 is true), so a reading
+	# that is not a number would count as gas used.
+	every m3 in input.monthly_usage_m3 {
+		is_number(m3)
+	}
 }
 
 # The income limit scales with the household: per-member threshold of the

@@ -101,6 +101,11 @@ test_wrong_type_is_incomplete if {
 	d.reasons == ["INCOMPLETE_APPLICATION"]
 }
 
+test_reading_that_is_not_a_number_is_incomplete if {
+	d := subsidy.decision with input as object.union(applicant, {"monthly_usage_m3": [0, 0, "3"]})
+	d.reasons == ["INCOMPLETE_APPLICATION"]
+}
+
 test_zero_members_is_incomplete if {
 	d := subsidy.decision with input as object.union(applicant, {"members": 0})
 	d.reasons == ["INCOMPLETE_APPLICATION"]
