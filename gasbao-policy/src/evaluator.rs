@@ -111,6 +111,13 @@ impl Evaluator {
     }
 }
 
+pub(crate) fn timer(limit: Duration) -> ExecutionTimerConfig {
+    ExecutionTimerConfig {
+        limit,
+        check_interval: TIMER_CHECK_INTERVAL,
+    }
+}
+
 fn vm_failure(error: VmError) -> Failure {
     match error {
         VmError::InstructionLimitExceeded { limit, .. } => Failure::InstructionLimit(limit),

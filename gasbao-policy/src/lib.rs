@@ -19,8 +19,11 @@
 //!   [`SUBSIDY_ENTRYPOINT`]: the model of the reference bundle `bundles/subsidy`.
 //! - [`DecisionLog`], [`DecisionRecord`], [`JsonLinesLog`], and with feature
 //!   `journal-log` `JournalDecisionLog`: where decisions are recorded.
-//! - [`run_tests`], [`TestReport`]: the bundle's `test_` rules with coverage, like `opa test`.
-//! - [`Limits`]: time and instruction bounds per decision.
+//! - [`run_tests`], [`TestReport`]: the bundle's `test_` rules with coverage, like
+//!   `opa test`; each may run [`TEST_TIME_LIMIT`].
+//! - [`Limits`]: time and instruction bounds per decision; [`MAX_NESTING`]: the
+//!   deepest bracket nesting a module may have (regorus parses deeper nesting
+//!   in exponential time).
 //! - Errors: [`BundleError`], [`LoadError`], [`EvaluationError`], [`DecisionLogError`],
 //!   with [`SourceLocation`].
 //!
@@ -76,6 +79,7 @@ mod limits;
 mod location;
 mod log;
 mod manifest;
+mod nesting;
 mod prepared;
 mod subsidy;
 mod testing;
@@ -89,9 +93,10 @@ pub use limits::Limits;
 pub use location::SourceLocation;
 pub use log::{DecisionLog, DecisionRecord, JsonLinesLog, MASKED};
 pub use manifest::Manifest;
+pub use nesting::MAX_NESTING;
 pub use prepared::{ExecutionPath, FastPath, FastPathRefusal, PreparedBundle};
 pub use subsidy::{SUBSIDY_ENTRYPOINT, SubsidyApplication, SubsidyDecision, SubsidyReason};
-pub use testing::{FileCoverage, TestOutcome, TestReport, TestStatus, run_tests};
+pub use testing::{FileCoverage, TEST_TIME_LIMIT, TestOutcome, TestReport, TestStatus, run_tests};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -60,6 +60,27 @@ pub enum FastPathRefusal {
     },
 }
 
+impl fmt::Display for FastPathRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FastPathRefusal::NotRequested => f.write_str("the interpreter was requested"),
+            FastPathRefusal::Unsupported { message } => {
+                write!(f, "the compiler does not support the bundle: {message}")
+            }
+            FastPathRefusal::NoTestInputs => f.write_str("the bundle has no test inputs to check agreement on"),
+            FastPathRefusal::Disagreement {
+                entrypoint,
+                input_index,
+                interpreted,
+                compiled,
+            } => write!(
+                f,
+                "on test input {input_index}, {entrypoint} is {interpreted} interpreted but {compiled} compiled"
+            ),
+        }
+    }
+}
+
 /// Whether to try the compiled fast path when preparing a bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

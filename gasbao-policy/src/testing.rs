@@ -208,11 +208,17 @@ impl LoadedInterpreter {
     }
 }
 
+/// How long one `test_` rule may run: a bundle whose test runs away is
+/// rejected rather than stalling the reload.
+pub const TEST_TIME_LIMIT: Duration = Duration::from_secs(1);
+
 /// Parses every module and adds the data.
 pub(crate) fn load_interpreter(bundle: &Bundle, entrypoints: &[String]) -> Result<LoadedInterpreter, LoadError> {
     let mut engine = regorus::Engine::new();
+    engine.set_execution_timer_config(crate::evaluator::timer(TEST_TIME_LIMIT));
     let mut modules = Vec::with_capacity(bundle.modules().len());
     for module in bundle.modules() {
+        crate::nesting::check_nesting(&module.path, &module.source)?;
         let package = engine
             .add_policy(module.path.clone(), module.source.clone())
             .map_err(|e| {
