@@ -99,6 +99,15 @@ pub enum LoadError {
         /// The compiler's message.
         message: String,
     },
+    /// Rules or functions refer to each other in a cycle, which Rego forbids
+    /// and which would overflow the engine's stack.
+    #[error("{location}: recursion: {}", rules.join(" -> "))]
+    Recursion {
+        /// The cycle, as `data.` paths, ending where it started.
+        rules: Vec<String>,
+        /// Where the first rule of the cycle is defined.
+        location: SourceLocation,
+    },
     /// A `test_` rule of the bundle is false or undefined.
     #[error("{location}: test {rule} failed")]
     TestFailed {

@@ -81,6 +81,7 @@ mod log;
 mod manifest;
 mod nesting;
 mod prepared;
+mod recursion;
 mod subsidy;
 mod testing;
 

@@ -235,6 +235,8 @@ pub(crate) fn load_interpreter(bundle: &Bundle, entrypoints: &[String]) -> Resul
             })?;
         modules.push((module.path.clone(), package, module.source.clone()));
     }
+    let packages: Vec<String> = modules.iter().map(|(_, package, _)| package.clone()).collect();
+    crate::recursion::check_recursion(engine.get_modules(), &packages)?;
     engine
         .add_data(regorus::Value::from(bundle.data().clone()))
         .map_err(|e| LoadError::Data {

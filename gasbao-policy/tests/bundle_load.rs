@@ -227,3 +227,71 @@ fn deeply_nested_text_is_refused_before_the_parser_stalls() {
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
 }
+
+#[test]
+fn recursion_is_refused_before_it_can_overflow_the_stack() {
+    // Each of these aborts the process in regorus 0.14.1 if evaluated.
+    let cases = [
+        (
+            "rule cycle",
+            "package p\nimport rego.v1\nx if y\ny if x\n",
+            vec!["data.p.x", "data.p.y", "data.p.x"],
+        ),
+        (
+            "set and count",
+            "package p\nimport rego.v1\nx := count(r)\nr contains 1 if x == 0\n",
+            vec!["data.p.x", "data.p.r", "data.p.x"],
+        ),
+        (
+            "function",
+            "package p\nimport rego.v1\nx := f(3)\nf(n) := f(n - 1)\n",
+            vec!["data.p.f", "data.p.f"],
+        ),
+        (
+            "through a comprehension and a with",
+            "package p\nimport rego.v1\nx := [v | some v in input.a; v > z]\nz := 1 if { x with input as {} }\n",
+            vec!["data.p.x", "data.p.z", "data.p.x"],
+        ),
+    ];
+    for (name, source, cycle) in cases {
+        let bundle = Bundle::new(Manifest::new("r", ["p/x"])).with_module("p.rego", source);
+        match PreparedBundle::new(&bundle) {
+            Err(LoadError::Recursion { rules, location }) => {
+                // The cycle may be reported from any of its rules; it is the same cycle.
+                assert_eq!(rules.len(), cycle.len(), "{name}: {rules:?}");
+                assert_eq!(rules.first(), rules.last(), "{name}");
+                let mut got: Vec<_> = rules[1..].to_vec();
+                let mut want: Vec<_> = cycle[1..].iter().map(|s| s.to_string()).collect();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{name}");
+                assert_eq!(location.file, "p.rego", "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn recursion_across_packages_through_an_import_is_refused() {
+    let bundle = Bundle::new(Manifest::new("r", ["a/x"]))
+        .with_module(
+            "a.rego",
+            "package a\nimport rego.v1\nimport data.b as other\nx := other.y + 1\n",
+        )
+        .with_module("b.rego", "package b\nimport rego.v1\ny := data.a.x * 2\n");
+    match PreparedBundle::new(&bundle) {
+        Err(LoadError::Recursion { rules, .. }) => assert_eq!(rules.len(), 3, "{rules:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn rules_that_share_names_with_locals_elsewhere_still_load() {
+    // `x` the local in `y` is not the rule `x` of another package.
+    let bundle = Bundle::new(Manifest::new("r", ["a/x"]))
+        .with_module("a.rego", "package a\nimport rego.v1\nx := data.b.y\n")
+        .with_module("b.rego", "package b\nimport rego.v1\ny := [x | some x in [1, 2]]\n");
+    let engine = PolicyEngine::new(PreparedBundle::new(&bundle).unwrap());
+    assert_eq!(engine.evaluate::<_, Vec<u8>>("a/x", &json!({})).unwrap().output, [1, 2]);
+}

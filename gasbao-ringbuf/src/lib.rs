@@ -28,7 +28,10 @@ struct ReadmeDoctests;
 
 mod cache_padded;
 mod error;
+pub mod mpmc;
 pub mod spsc;
 mod sync;
+mod wait;
 
 pub use error::{PopError, PushError};
+pub use wait::WaitStrategy;

@@ -4,12 +4,16 @@
 #[cfg(not(gasbao_loom))]
 pub(crate) use std::sync::Arc;
 #[cfg(not(gasbao_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+#[cfg(not(gasbao_loom))]
+pub(crate) use std::sync::{Condvar, Mutex};
 
 #[cfg(gasbao_loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(gasbao_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+#[cfg(gasbao_loom)]
+pub(crate) use loom::sync::{Condvar, Mutex};
 
 /// An `UnsafeCell` with loom's closure-based access, on both backends.
 #[derive(Debug)]

@@ -1,0 +1,544 @@
+//! A bounded multi-producer multi-consumer work queue: each item goes to
+//! exactly one consumer. Producers and consumers are cloned freely; batches
+//! are claimed with one compare-and-swap.
+//!
+//! Each slot carries a stamp saying which lap of the ring it is ready for
+//! (Dmitry Vyukov's bounded queue): a producer at position `p` may write the
+//! slot when its stamp is `p`, and publishes it as `p + 1`; a consumer may
+//! take it at `p + 1` and frees it as `p + slots`. Producers and consumers
+//! claim positions by advancing `tail` and `head` with CAS, so neither side
+//! waits for the other unless the queue is full or empty.
+
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+use crate::cache_padded::CachePadded;
+use crate::error::{PopError, PushError};
+use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
+use crate::wait::{Signal, WaitStrategy};
+
+/// Creates a queue of at least `capacity` slots (rounded up to a power of
+/// two) whose waiting calls block ([`WaitStrategy::Blocking`]).
+///
+/// # Panics
+///
+/// If the slots do not fit in memory, as `Vec::with_capacity` does.
+///
+/// # Examples
+///
+/// ```
+/// use gasbao_ringbuf::mpmc;
+///
+/// let (ingest, billing) = mpmc::channel::<u64>(1024);
+/// let workers: Vec<_> = (0..2)
+///     .map(|_| {
+///         let billing = billing.clone();
+///         std::thread::spawn(move || {
+///             let mut total = 0;
+///             // `pop` waits; it fails once every producer is gone and the queue is empty.
+///             while let Ok(milli_m3) = billing.pop() {
+///                 total += milli_m3;
+///             }
+///             total
+///         })
+///     })
+///     .collect();
+/// drop(billing);
+/// for milli_m3 in 1..=1000 {
+///     ingest.push(milli_m3)?;
+/// }
+/// drop(ingest);
+/// let total: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+/// assert_eq!(total, 500_500);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    with_wait_strategy(capacity, WaitStrategy::default())
+}
+
+/// Creates a queue whose waiting calls wait as `strategy` says.
+///
+/// # Panics
+///
+/// As [`channel`].
+pub fn with_wait_strategy<T>(capacity: usize, strategy: WaitStrategy) -> (Producer<T>, Consumer<T>) {
+    let slots = capacity.checked_next_power_of_two().unwrap_or(usize::MAX).max(1);
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+        slots: (0..slots)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect(),
+        mask: slots - 1,
+        producers: AtomicUsize::new(1),
+        consumers: AtomicUsize::new(1),
+        strategy,
+        not_empty: Signal::new(),
+        not_full: Signal::new(),
+    });
+    (
+        Producer {
+            shared: Arc::clone(&shared),
+        },
+        Consumer { shared },
+    )
+}
+
+struct Slot<T> {
+    /// The position this slot is ready for: `p` to be written, `p + 1` to be read.
+    stamp: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+struct Shared<T> {
+    /// Next position to pop; consumers claim positions by CAS.
+    head: CachePadded<AtomicUsize>,
+    /// Next position to push; producers claim positions by CAS.
+    tail: CachePadded<AtomicUsize>,
+    slots: Box<[Slot<T>]>,
+    mask: usize,
+    producers: AtomicUsize,
+    consumers: AtomicUsize,
+    strategy: WaitStrategy,
+    /// Consumers waiting for an item sleep here (blocking strategy).
+    not_empty: Signal,
+    /// Producers waiting for room sleep here (blocking strategy).
+    not_full: Signal,
+}
+
+// SAFETY: a slot's value is touched only by the one thread that claimed its
+// position by CAS, between the stamp that granted it (Acquire) and the stamp
+// that hands it on (Release); items cross threads, so `T: Send` is required.
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: as above; `Shared` owns its items and drops them on whichever
+// thread drops the last end.
+unsafe impl<T: Send> Send for Shared<T> {}
+
+impl<T> Shared<T> {
+    #[inline]
+    fn slot(&self, position: usize) -> &Slot<T> {
+        &self.slots[position & self.mask]
+    }
+
+    fn laps(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Claims up to `max` consecutive free positions from the tail; returns
+    /// the first and how many (0 if the queue is full).
+    fn claim_free(&self, max: usize) -> (usize, usize) {
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            let mut free = 0;
+            while free < max
+                && self.slot(tail.wrapping_add(free)).stamp.load(Ordering::Acquire) == tail.wrapping_add(free)
+            {
+                free += 1;
+            }
+            if free == 0 {
+                // The slot is a lap behind (full), or another producer took it
+                // since we read the tail; only the first means full.
+                let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
+                let now = self.tail.load(Ordering::Relaxed);
+                if now == tail && stamp.wrapping_sub(tail) as isize <= 0 {
+                    return (tail, 0);
+                }
+                tail = now;
+                continue;
+            }
+            match self
+                .tail
+                .compare_exchange_weak(tail, tail.wrapping_add(free), Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return (tail, free),
+                Err(now) => tail = now,
+            }
+        }
+    }
+
+    /// Claims up to `max` consecutive published positions from the head;
+    /// returns the first and how many (0 if the queue is empty).
+    fn claim_ready(&self, max: usize) -> (usize, usize) {
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let mut ready = 0;
+            while ready < max
+                && self.slot(head.wrapping_add(ready)).stamp.load(Ordering::Acquire)
+                    == head.wrapping_add(ready).wrapping_add(1)
+            {
+                ready += 1;
+            }
+            if ready == 0 {
+                let stamp = self.slot(head).stamp.load(Ordering::Acquire);
+                let now = self.head.load(Ordering::Relaxed);
+                if now == head && stamp.wrapping_sub(head.wrapping_add(1)) as isize <= 0 {
+                    return (head, 0);
+                }
+                head = now;
+                continue;
+            }
+            match self
+                .head
+                .compare_exchange_weak(head, head.wrapping_add(ready), Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return (head, ready),
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Writes `value` at a claimed position and publishes it.
+    #[inline]
+    fn publish(&self, position: usize, value: T) {
+        let slot = self.slot(position);
+        // SAFETY: we claimed `position` by CAS while its stamp was `position`:
+        // no consumer reads it before we publish, no producer claims it again.
+        slot.value.with_mut(|v| unsafe { (*v).write(value) });
+        // Release: the write above is visible to the consumer that sees the stamp.
+        slot.stamp.store(position.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Takes the value at a claimed position and frees the slot for the next lap.
+    #[inline]
+    fn take(&self, position: usize) -> T {
+        let slot = self.slot(position);
+        // SAFETY: we claimed `position` by CAS while its stamp was
+        // `position + 1` (published, Acquire): the value is initialized and
+        // no other consumer claims it.
+        let value = slot.value.with_mut(|v| unsafe { (*v).assume_init_read() });
+        // Release: our read happens before the next lap's producer writes.
+        slot.stamp.store(position.wrapping_add(self.laps()), Ordering::Release);
+        value
+    }
+
+    fn pushed(&self) {
+        if self.strategy == WaitStrategy::Blocking {
+            self.not_empty.notify();
+        }
+    }
+
+    fn popped(&self) {
+        if self.strategy == WaitStrategy::Blocking {
+            self.not_full.notify();
+        }
+    }
+
+    fn producers_gone(&self) -> bool {
+        self.producers.load(Ordering::Acquire) == 0
+    }
+
+    fn consumers_gone(&self) -> bool {
+        self.consumers.load(Ordering::Acquire) == 0
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // Every end is gone: published items from head onward were never
+        // popped. Drop each exactly once.
+        let mut position = self.head.load(Ordering::Relaxed);
+        while self.slot(position).stamp.load(Ordering::Relaxed) == position.wrapping_add(1) {
+            // SAFETY: the stamp says published and unread; we have `&mut self`.
+            self.slot(position)
+                .value
+                .with_mut(|v| unsafe { (*v).assume_init_drop() });
+            position = position.wrapping_add(1);
+        }
+    }
+}
+
+/// A pushing end of an MPMC queue. Clone it for more producers.
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Producer<T> {
+    /// Pushes `value` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`], or [`PushError::Disconnected`] if every consumer
+    /// is gone; each hands `value` back.
+    #[inline]
+    pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
+        if self.shared.consumers_gone() {
+            return Err(PushError::Disconnected(value));
+        }
+        let (position, claimed) = self.shared.claim_free(1);
+        if claimed == 0 {
+            return Err(PushError::Full(value));
+        }
+        self.shared.publish(position, value);
+        self.shared.pushed();
+        Ok(())
+    }
+
+    /// Pushes `value`, waiting for room as the queue's [`WaitStrategy`] says.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Disconnected`] with `value` if every consumer is gone.
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        self.push_until(value, None)
+    }
+
+    /// Pushes `value`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] if there was still no room at the deadline;
+    /// [`PushError::Disconnected`] if every consumer is gone.
+    pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushError<T>> {
+        self.push_until(value, Instant::now().checked_add(timeout))
+    }
+
+    fn push_until(&self, value: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
+        let mut value = match self.try_push(value) {
+            Err(PushError::Full(value)) => value,
+            other => return other,
+        };
+        let shared = &*self.shared;
+        loop {
+            let room = shared.strategy.wait_until(
+                &shared.not_full,
+                || {
+                    shared.consumers_gone()
+                        || shared
+                            .slot(shared.tail.load(Ordering::Relaxed))
+                            .stamp
+                            .load(Ordering::Acquire)
+                            == shared.tail.load(Ordering::Relaxed)
+                },
+                deadline,
+            );
+            match self.try_push(value) {
+                Err(PushError::Full(back)) if room || deadline.is_none() => value = back,
+                other => return other,
+            }
+        }
+    }
+
+    /// Moves items from the front of `items` into the queue while there is
+    /// room, claiming them with one CAS; returns how many moved. Items keep
+    /// their order; those that did not fit stay in `items`.
+    ///
+    /// If every consumer is gone, nothing moves and 0 is returned; see
+    /// [`is_abandoned`](Self::is_abandoned).
+    pub fn try_push_batch(&self, items: &mut Vec<T>) -> usize {
+        if items.is_empty() || self.shared.consumers_gone() {
+            return 0;
+        }
+        let (first, claimed) = self.shared.claim_free(items.len());
+        for (offset, value) in items.drain(..claimed).enumerate() {
+            self.shared.publish(first.wrapping_add(offset), value);
+        }
+        if claimed > 0 {
+            self.shared.pushed();
+        }
+        claimed
+    }
+
+    /// The number of slots.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.laps()
+    }
+
+    /// Whether every consumer is gone: nothing pushed now would be popped.
+    #[must_use]
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.consumers_gone()
+    }
+}
+
+impl<T> Clone for Producer<T> {
+    fn clone(&self) -> Producer<T> {
+        self.shared.producers.fetch_add(1, Ordering::Relaxed);
+        Producer {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        // AcqRel: the last producer's Release covers every producer's items.
+        if self.shared.producers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Waiting consumers must wake to see that no item will come.
+            self.shared.not_empty.notify();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpmc::Producer")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A popping end of an MPMC queue. Clone it for more consumers.
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Consumer<T> {
+    /// Pops the oldest item if there is one now.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`]; or [`PopError::Disconnected`] once every
+    /// producer is gone and every item pushed has been popped.
+    #[inline]
+    pub fn try_pop(&self) -> Result<T, PopError> {
+        let (position, claimed) = self.shared.claim_ready(1);
+        if claimed == 0 {
+            return Err(self.why_empty());
+        }
+        let value = self.shared.take(position);
+        self.shared.popped();
+        Ok(value)
+    }
+
+    /// Pops the oldest item, waiting for one as the queue's [`WaitStrategy`] says.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once every producer is gone and the queue is empty.
+    pub fn pop(&self) -> Result<T, PopError> {
+        self.pop_until(None)
+    }
+
+    /// Pops the oldest item, waiting at most `timeout` for one.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] if none came in time; [`PopError::Disconnected`]
+    /// once every producer is gone and the queue is empty.
+    pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopError> {
+        self.pop_until(Instant::now().checked_add(timeout))
+    }
+
+    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopError> {
+        let shared = &*self.shared;
+        loop {
+            match self.try_pop() {
+                Err(PopError::Empty) => {}
+                other => return other,
+            }
+            let ready = shared.strategy.wait_until(
+                &shared.not_empty,
+                || {
+                    shared.producers_gone() || {
+                        let head = shared.head.load(Ordering::Relaxed);
+                        shared.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1)
+                    }
+                },
+                deadline,
+            );
+            if !ready {
+                return self.try_pop();
+            }
+        }
+    }
+
+    /// Pops up to `max` items that are ready now, claiming them with one CAS,
+    /// and appends them to `out` in order; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_pop`](Self::try_pop) when no item is ready.
+    pub fn try_pop_batch(&self, max: usize, out: &mut impl Extend<T>) -> Result<usize, PopError> {
+        let (first, claimed) = self.shared.claim_ready(max);
+        if claimed == 0 {
+            return if max == 0 { Ok(0) } else { Err(self.why_empty()) };
+        }
+        // Every claimed item is taken even if `out` panics: the guard takes
+        // (and drops) what the loop did not reach.
+        struct TakeRest<'a, T> {
+            shared: &'a Shared<T>,
+            next: usize,
+            end: usize,
+        }
+        impl<T> Iterator for TakeRest<'_, T> {
+            type Item = T;
+            fn next(&mut self) -> Option<T> {
+                (self.next != self.end).then(|| {
+                    let value = self.shared.take(self.next);
+                    self.next = self.next.wrapping_add(1);
+                    value
+                })
+            }
+        }
+        impl<T> Drop for TakeRest<'_, T> {
+            fn drop(&mut self) {
+                self.for_each(drop);
+                self.shared.popped();
+            }
+        }
+        out.extend(TakeRest {
+            shared: &self.shared,
+            next: first,
+            end: first.wrapping_add(claimed),
+        });
+        Ok(claimed)
+    }
+
+    /// The number of slots.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.laps()
+    }
+
+    /// Whether every producer is gone; items they pushed may still wait.
+    #[must_use]
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.producers_gone()
+    }
+
+    #[cold]
+    fn why_empty(&self) -> PopError {
+        if !self.shared.producers_gone() {
+            return PopError::Empty;
+        }
+        // Every producer published before it left (Release/Acquire on the
+        // count); one more look finds anything they pushed.
+        let head = self.shared.head.load(Ordering::Relaxed);
+        if self.shared.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1) {
+            PopError::Empty
+        } else {
+            PopError::Disconnected
+        }
+    }
+}
+
+impl<T> Clone for Consumer<T> {
+    fn clone(&self) -> Consumer<T> {
+        self.shared.consumers.fetch_add(1, Ordering::Relaxed);
+        Consumer {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        if self.shared.consumers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Waiting producers must wake to hand their items back.
+            self.shared.not_full.notify();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpmc::Consumer")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,161 @@
+//! How a side that cannot proceed waits: spinning, yielding, backing off to
+//! sleep, or blocking until the other side wakes it.
+
+use std::time::{Duration, Instant};
+
+use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering, fence};
+
+/// How a producer waits for room, or a consumer for an item.
+///
+/// The choice trades latency against CPU: a busy-spinning consumer answers
+/// within nanoseconds and burns a core while idle; a blocking one sleeps at
+/// about 0% CPU and is woken by the next push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WaitStrategy {
+    /// Spin with a CPU pause hint. Lowest latency; a full core per waiter.
+    BusySpin,
+    /// Give up the time slice between looks. Low latency when threads
+    /// outnumber cores; still 100% CPU when alone.
+    Yield,
+    /// Spin, then yield, then sleep for growing intervals up to 1 ms. No one
+    /// needs to wake the waiter, so the other side pays nothing; an idle
+    /// waiter costs about a thousand wake-ups a second.
+    Backoff,
+    /// Spin briefly, then sleep until the other side signals. Idle waiters
+    /// use about 0% CPU; each push or pop pays a fence and a load to see
+    /// whether anyone sleeps.
+    #[default]
+    Blocking,
+}
+
+/// Spins before a blocking or backing-off waiter goes to sleep: a handoff
+/// usually completes within this many pause hints.
+const SPINS: u32 = 64;
+/// Yields, after spinning, before a backing-off waiter sleeps.
+const YIELDS: u32 = 16;
+/// The longest sleep of a backing-off waiter.
+const MAX_BACKOFF: Duration = Duration::from_millis(1);
+
+/// Where blocking waiters sleep, and how the other side wakes them.
+///
+/// The waiter announces itself (`sleepers += 1`), then looks once more
+/// before sleeping; the notifier publishes, then looks for sleepers. Each
+/// side has a SeqCst fence between its write and its read, so at least one
+/// of them sees the other: a waiter never sleeps through the item that
+/// would have woken it.
+#[derive(Debug)]
+pub(crate) struct Signal {
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Signal {
+        Signal {
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// Wakes every sleeper, if there is one. Call after publishing the change
+    /// they wait for.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) > 0 {
+            self.notify_all();
+        }
+    }
+
+    #[cold]
+    fn notify_all(&self) {
+        // Taking the lock orders this wake-up after a sleeper's last look.
+        drop(self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.condvar.notify_all();
+    }
+
+    /// Sleeps until `ready` holds or `deadline` passes; returns whether it holds.
+    fn block_until(&self, ready: &mut impl FnMut() -> bool, deadline: Option<Instant>) -> bool {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let mut guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = loop {
+            if ready() {
+                break true;
+            }
+            match deadline {
+                None => {
+                    guard = self
+                        .condvar
+                        .wait(guard)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                }
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+                        break ready();
+                    };
+                    guard = self
+                        .condvar
+                        .wait_timeout(guard, left)
+                        .map(|(guard, _)| guard)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+            }
+        };
+        drop(guard);
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        result
+    }
+}
+
+impl WaitStrategy {
+    /// Waits, as this strategy says, until `ready` returns true or `deadline`
+    /// passes; returns whether `ready` held. `signal` is where a blocking
+    /// waiter sleeps; the other side notifies it.
+    pub(crate) fn wait_until(
+        self,
+        signal: &Signal,
+        mut ready: impl FnMut() -> bool,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let expired = || deadline.is_some_and(|d| Instant::now() >= d);
+        let mut attempt: u32 = 0;
+        loop {
+            if ready() {
+                return true;
+            }
+            if expired() {
+                return false;
+            }
+            attempt = attempt.saturating_add(1);
+            match self {
+                WaitStrategy::BusySpin => std::hint::spin_loop(),
+                WaitStrategy::Yield => std::thread::yield_now(),
+                WaitStrategy::Backoff => {
+                    if attempt <= SPINS {
+                        std::hint::spin_loop();
+                    } else if attempt <= SPINS + YIELDS {
+                        std::thread::yield_now();
+                    } else {
+                        // 1 us, 2 us, 4 us, ... up to 1 ms.
+                        let doublings = (attempt - SPINS - YIELDS).min(10);
+                        let sleep = Duration::from_micros(1 << doublings).min(MAX_BACKOFF);
+                        std::thread::sleep(
+                            deadline.map_or(sleep, |d| sleep.min(d.saturating_duration_since(Instant::now()))),
+                        );
+                    }
+                }
+                WaitStrategy::Blocking => {
+                    if attempt <= SPINS {
+                        std::hint::spin_loop();
+                    } else {
+                        return signal.block_until(&mut ready, deadline);
+                    }
+                }
+            }
+        }
+    }
+}
