@@ -29,6 +29,7 @@ struct ReadmeDoctests;
 mod cache_padded;
 mod error;
 pub mod mpmc;
+pub mod multicast;
 pub mod spsc;
 mod sync;
 mod wait;

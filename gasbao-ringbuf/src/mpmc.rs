@@ -19,7 +19,7 @@ use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
 use crate::wait::{Signal, WaitStrategy};
 
 /// Creates a queue of at least `capacity` slots (rounded up to a power of
-/// two) whose waiting calls block ([`WaitStrategy::Blocking`]).
+/// two, and at least 2) whose waiting calls block ([`WaitStrategy::Blocking`]).
 ///
 /// # Panics
 ///
@@ -63,7 +63,9 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 ///
 /// As [`channel`].
 pub fn with_wait_strategy<T>(capacity: usize, strategy: WaitStrategy) -> (Producer<T>, Consumer<T>) {
-    let slots = capacity.checked_next_power_of_two().unwrap_or(usize::MAX).max(1);
+    // At least two slots: with one, "published at p" (stamp p + 1) and
+    // "free for p + 1" would be the same stamp.
+    let slots = capacity.checked_next_power_of_two().unwrap_or(usize::MAX).max(2);
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
@@ -215,15 +217,25 @@ impl<T> Shared<T> {
         value
     }
 
-    fn pushed(&self) {
+    /// `count` items were pushed: wake as many waiting consumers.
+    fn pushed(&self, count: usize) {
         if self.strategy == WaitStrategy::Blocking {
-            self.not_empty.notify();
+            if count == 1 {
+                self.not_empty.notify_one()
+            } else {
+                self.not_empty.notify()
+            }
         }
     }
 
-    fn popped(&self) {
+    /// `count` slots were freed: wake as many waiting producers.
+    fn popped(&self, count: usize) {
         if self.strategy == WaitStrategy::Blocking {
-            self.not_full.notify();
+            if count == 1 {
+                self.not_full.notify_one()
+            } else {
+                self.not_full.notify()
+            }
         }
     }
 
@@ -273,7 +285,7 @@ impl<T> Producer<T> {
             return Err(PushError::Full(value));
         }
         self.shared.publish(position, value);
-        self.shared.pushed();
+        self.shared.pushed(1);
         Ok(())
     }
 
@@ -337,7 +349,7 @@ impl<T> Producer<T> {
             self.shared.publish(first.wrapping_add(offset), value);
         }
         if claimed > 0 {
-            self.shared.pushed();
+            self.shared.pushed(claimed);
         }
         claimed
     }
@@ -401,7 +413,7 @@ impl<T> Consumer<T> {
             return Err(self.why_empty());
         }
         let value = self.shared.take(position);
-        self.shared.popped();
+        self.shared.popped(1);
         Ok(value)
     }
 
@@ -464,6 +476,7 @@ impl<T> Consumer<T> {
             shared: &'a Shared<T>,
             next: usize,
             end: usize,
+            count: usize,
         }
         impl<T> Iterator for TakeRest<'_, T> {
             type Item = T;
@@ -478,13 +491,14 @@ impl<T> Consumer<T> {
         impl<T> Drop for TakeRest<'_, T> {
             fn drop(&mut self) {
                 self.for_each(drop);
-                self.shared.popped();
+                self.shared.popped(self.count);
             }
         }
         out.extend(TakeRest {
             shared: &self.shared,
             next: first,
             end: first.wrapping_add(claimed),
+            count: claimed,
         });
         Ok(claimed)
     }

@@ -4,16 +4,25 @@
 #[cfg(not(gasbao_loom))]
 pub(crate) use std::sync::Arc;
 #[cfg(not(gasbao_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 #[cfg(not(gasbao_loom))]
 pub(crate) use std::sync::{Condvar, Mutex};
 
+#[cfg(not(gasbao_loom))]
+pub(crate) use std::hint::spin_loop;
+#[cfg(not(gasbao_loom))]
+pub(crate) use std::thread::{JoinHandle, spawn, yield_now};
+
+#[cfg(gasbao_loom)]
+pub(crate) use loom::hint::spin_loop;
 #[cfg(gasbao_loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(gasbao_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 #[cfg(gasbao_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex};
+#[cfg(gasbao_loom)]
+pub(crate) use loom::thread::{JoinHandle, spawn, yield_now};
 
 /// An `UnsafeCell` with loom's closure-based access, on both backends.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering, fence};
+use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering, fence, spin_loop, yield_now};
 
 /// How a producer waits for room, or a consumer for an item.
 ///
@@ -22,18 +22,21 @@ pub enum WaitStrategy {
     /// needs to wake the waiter, so the other side pays nothing; an idle
     /// waiter costs about a thousand wake-ups a second.
     Backoff,
-    /// Spin briefly, then sleep until the other side signals. Idle waiters
-    /// use about 0% CPU; each push or pop pays a fence and a load to see
-    /// whether anyone sleeps.
+    /// Spin briefly, yield a few times, then sleep until the other side
+    /// signals. Idle waiters use about 0% CPU; each push or pop pays a fence
+    /// and a load to see whether anyone sleeps.
     #[default]
     Blocking,
 }
 
 /// Spins before a blocking or backing-off waiter goes to sleep: a handoff
-/// usually completes within this many pause hints.
-const SPINS: u32 = 64;
-/// Yields, after spinning, before a backing-off waiter sleeps.
-const YIELDS: u32 = 16;
+/// usually completes within this many pause hints. Under loom one spin is
+/// enough to explore both outcomes, and keeps the model small.
+const SPINS: u32 = if cfg!(gasbao_loom) { 1 } else { 64 };
+/// Yields, after spinning, before a waiter sleeps: when threads outnumber
+/// cores, the other side is often waiting for this core, and a yield hands it
+/// over for far less than a sleep and a wake-up cost.
+const YIELDS: u32 = if cfg!(gasbao_loom) { 1 } else { 128 };
 /// The longest sleep of a backing-off waiter.
 const MAX_BACKOFF: Duration = Duration::from_millis(1);
 
@@ -66,15 +69,31 @@ impl Signal {
     pub(crate) fn notify(&self) {
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Relaxed) > 0 {
-            self.notify_all();
+            self.wake(true);
+        }
+    }
+
+    /// Wakes one sleeper, if there is one: for a change that only one
+    /// waiter can use (one item pushed, one slot freed). Each waiter that
+    /// finds nothing goes back to sleep, so a single wake-up is never lost
+    /// on a waiter that cannot use it while another could.
+    #[inline]
+    pub(crate) fn notify_one(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) > 0 {
+            self.wake(false);
         }
     }
 
     #[cold]
-    fn notify_all(&self) {
+    fn wake(&self, all: bool) {
         // Taking the lock orders this wake-up after a sleeper's last look.
         drop(self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        self.condvar.notify_all();
+        if all {
+            self.condvar.notify_all();
+        } else {
+            self.condvar.notify_one();
+        }
     }
 
     /// Sleeps until `ready` holds or `deadline` passes; returns whether it holds.
@@ -132,13 +151,13 @@ impl WaitStrategy {
             }
             attempt = attempt.saturating_add(1);
             match self {
-                WaitStrategy::BusySpin => std::hint::spin_loop(),
-                WaitStrategy::Yield => std::thread::yield_now(),
+                WaitStrategy::BusySpin => spin_loop(),
+                WaitStrategy::Yield => yield_now(),
                 WaitStrategy::Backoff => {
                     if attempt <= SPINS {
-                        std::hint::spin_loop();
+                        spin_loop();
                     } else if attempt <= SPINS + YIELDS {
-                        std::thread::yield_now();
+                        yield_now();
                     } else {
                         // 1 us, 2 us, 4 us, ... up to 1 ms.
                         let doublings = (attempt - SPINS - YIELDS).min(10);
@@ -150,7 +169,10 @@ impl WaitStrategy {
                 }
                 WaitStrategy::Blocking => {
                     if attempt <= SPINS {
-                        std::hint::spin_loop();
+                        spin_loop();
+                    } else if attempt <= SPINS + YIELDS {
+                        // The other side may be waiting for this core.
+                        yield_now();
                     } else {
                         return signal.block_until(&mut ready, deadline);
                     }

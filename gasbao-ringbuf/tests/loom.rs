@@ -100,3 +100,156 @@ fn a_dropped_producer_never_hides_its_last_item() {
         assert_eq!(received, [7]);
     });
 }
+
+mod mpmc {
+    use gasbao_ringbuf::mpmc::{channel, with_wait_strategy};
+    use gasbao_ringbuf::{PopError, PushError, WaitStrategy};
+    use loom::thread;
+
+    use super::model;
+
+    fn push(producer: &gasbao_ringbuf::mpmc::Producer<usize>, mut value: usize) {
+        loop {
+            match producer.try_push(value) {
+                Ok(()) => return,
+                Err(PushError::Full(back)) => {
+                    value = back;
+                    thread::yield_now();
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn two_producers_claim_distinct_slots_and_every_item_arrives_once() {
+        model(|| {
+            let (producer, consumer) = channel::<usize>(2);
+            let other = producer.clone();
+            let a = thread::spawn(move || push(&other, 10));
+            push(&producer, 20);
+            drop(producer);
+            let mut received = Vec::new();
+            loop {
+                match consumer.try_pop() {
+                    Ok(value) => received.push(value),
+                    Err(PopError::Empty) => thread::yield_now(),
+                    Err(PopError::Disconnected) => break,
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            a.join().unwrap();
+            received.sort_unstable();
+            assert_eq!(received, [10, 20]);
+        });
+    }
+
+    #[test]
+    fn two_consumers_never_take_the_same_item() {
+        model(|| {
+            let (producer, consumer) = channel::<usize>(2);
+            assert_eq!(producer.try_push_batch(&mut vec![1, 2]), 2);
+            drop(producer);
+            let other = consumer.clone();
+            let taker = thread::spawn(move || other.try_pop().ok());
+            let mine = consumer.try_pop().ok();
+            let theirs = taker.join().unwrap();
+            let mut all: Vec<usize> = mine.into_iter().chain(theirs).collect();
+            while let Ok(v) = consumer.try_pop() {
+                all.push(v);
+            }
+            all.sort_unstable();
+            assert_eq!(all, [1, 2]);
+        });
+    }
+
+    #[test]
+    fn a_batch_claimed_while_another_is_published_keeps_order() {
+        model(|| {
+            let (producer, consumer) = channel::<usize>(4);
+            let sender = thread::spawn(move || {
+                let mut items = vec![1, 2, 3];
+                while !items.is_empty() {
+                    if producer.try_push_batch(&mut items) == 0 {
+                        thread::yield_now();
+                    }
+                }
+            });
+            let mut received = Vec::new();
+            while received.len() < 3 {
+                if consumer.try_pop_batch(2, &mut received).is_err() {
+                    thread::yield_now();
+                }
+            }
+            sender.join().unwrap();
+            assert_eq!(received, [1, 2, 3]);
+        });
+    }
+
+    #[test]
+    fn a_blocked_consumer_is_never_left_sleeping() {
+        // A lost wake-up would leave the consumer asleep forever: loom reports
+        // the deadlock.
+        model(|| {
+            let (producer, consumer) = with_wait_strategy::<usize>(2, WaitStrategy::Blocking);
+            let sender = thread::spawn(move || {
+                producer.push(7).unwrap();
+            });
+            assert_eq!(consumer.pop(), Ok(7));
+            assert_eq!(consumer.pop(), Err(PopError::Disconnected));
+            sender.join().unwrap();
+        });
+    }
+}
+
+mod multicast {
+    use std::sync::Arc;
+
+    use gasbao_ringbuf::multicast::Builder;
+    use loom::sync::Mutex;
+
+    #[test]
+    fn a_dependent_consumer_sees_its_upstream_change_then_the_ring_shuts_down() {
+        // Three threads (producer, two consumers) and the shutdown handshake
+        // make a large space: two preemptions keep it to minutes.
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(|| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let mut ring = Builder::new(1, || 0usize);
+            let double = ring.exclusive_consumer("double", &[], |v: &mut usize, _, _| *v *= 2);
+            ring.consumer("record", &[double], {
+                let seen = seen.clone();
+                move |v: &usize, _, _| seen.lock().unwrap().push(*v)
+            });
+            let (mut producer, consumers) = ring.build_single_producer().unwrap();
+            producer.publish(|v| *v = 21).unwrap();
+            drop(producer);
+            consumers.join().unwrap();
+            assert_eq!(*seen.lock().unwrap(), [42]);
+        });
+    }
+
+    #[test]
+    fn the_producer_waits_for_the_slowest_consumer_before_reusing_a_slot() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(|| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let mut ring = Builder::new(1, || 0usize);
+            let first = ring.consumer("first", &[], |_: &usize, _, _| {});
+            ring.consumer("second", &[first], {
+                let seen = seen.clone();
+                move |v: &usize, _, _| seen.lock().unwrap().push(*v)
+            });
+            let (mut producer, consumers) = ring.build_single_producer().unwrap();
+            // One slot: the second publish must wait until both consumers
+            // are done with the first event.
+            producer.publish(|v| *v = 1).unwrap();
+            producer.publish(|v| *v = 2).unwrap();
+            drop(producer);
+            consumers.join().unwrap();
+            assert_eq!(*seen.lock().unwrap(), [1, 2]);
+        });
+    }
+}

@@ -1,0 +1,896 @@
+//! gasbao-ringbuf beside its peers — rtrb, disruptor, crossbeam's ArrayQueue
+//! and bounded channel, kanal — in one binary, printed as a markdown table of
+//! medians and ratios.
+//!
+//! `cargo bench --bench ringbuf_peers` (set `GASBAO_BENCH_ROUNDS`, default 7).
+//!
+//! Waiting sides retry at once, without a pause hint: on this machine's CPUs
+//! a pause costs about 140 cycles, longer than a whole handoff, and would
+//! measure the pause rather than the queue.
+//!
+//! Every case moves the same number of items through a queue of 1024 slots.
+//! Cases run round-robin, one round of every case after another, so that a
+//! noisy moment on the shared machine hits every case alike; the table gives
+//! each case's median over the rounds. For 1->1 and ping-pong the two threads
+//! are pinned to cores 0 and 1; the 2/2, 1->3 and diamond topologies have
+//! more threads than this machine's two cores and are not pinned.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use disruptor::{BusySpin, ProcessorSettings as _};
+use gasbao::ringbuf::multicast::Builder;
+use gasbao::ringbuf::{WaitStrategy, mpmc, spsc};
+
+const CAPACITY: usize = 1024;
+const BATCH: usize = 32;
+const ITEMS: u64 = 4_000_000;
+const PING_PONGS: u64 = 200_000;
+
+/// A 48-byte meter reading; only the volume is summed, the other fields give
+/// the item its size.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, Default)]
+struct Reading {
+    meter: u64,
+    milli_m3: u64,
+    temperature_milli_c: i64,
+    pressure_pa: u64,
+    status: u64,
+    sequence: u64,
+}
+
+/// An item the 1->1 cases move: a `u64` or a reading built from one.
+trait Item: Copy + Default + Send + Sync + 'static {
+    fn from_u64(v: u64) -> Self;
+    fn value(&self) -> u64;
+}
+
+impl Item for u64 {
+    fn from_u64(v: u64) -> u64 {
+        v
+    }
+    fn value(&self) -> u64 {
+        *self
+    }
+}
+
+impl Item for Reading {
+    fn from_u64(v: u64) -> Reading {
+        Reading {
+            meter: v,
+            milli_m3: v,
+            sequence: v,
+            ..Reading::default()
+        }
+    }
+    fn value(&self) -> u64 {
+        self.milli_m3
+    }
+}
+
+/// The cores this process may use, read once: after pinning, the main
+/// thread would see only its own core.
+fn cores() -> &'static [core_affinity::CoreId] {
+    static CORES: std::sync::OnceLock<Vec<core_affinity::CoreId>> = std::sync::OnceLock::new();
+    CORES.get_or_init(|| core_affinity::get_core_ids().unwrap_or_default())
+}
+
+fn pin(core: usize) {
+    if let Some(id) = cores().get(core % cores().len().max(1)) {
+        core_affinity::set_for_current(*id);
+    }
+}
+
+/// Runs `produce` on a thread pinned to core 0 and `consume` on one pinned
+/// to core 1 (the main thread stays unpinned); returns the time until both
+/// are done. The consumer returns the sum of what it saw, checked against the
+/// expected sum so nothing is optimised away.
+fn pinned_pair(
+    items: u64,
+    produce: impl FnOnce() + Send + 'static,
+    consume: impl FnOnce() -> u64 + Send + 'static,
+) -> Duration {
+    let started = Instant::now();
+    let consumer = thread::spawn(move || {
+        pin(1);
+        consume()
+    });
+    let producer = thread::spawn(move || {
+        pin(0);
+        produce()
+    });
+    producer.join().unwrap();
+    let sum = consumer.join().unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(sum, items * (items - 1) / 2, "the consumer lost or invented items");
+    elapsed
+}
+
+fn gasbao_spsc<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = spsc::channel::<T>(CAPACITY);
+    pinned_pair(
+        ITEMS,
+        move || {
+            for v in 0..ITEMS {
+                let mut item = T::from_u64(v);
+                while let Err(e) = producer.push(item) {
+                    item = e.into_inner();
+                }
+            }
+        },
+        move || {
+            let mut sum = 0;
+            for _ in 0..ITEMS {
+                loop {
+                    if let Ok(item) = consumer.pop() {
+                        sum += item.value();
+                        break;
+                    }
+                }
+            }
+            sum
+        },
+    )
+}
+
+fn gasbao_spsc_batch<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = spsc::channel::<T>(CAPACITY);
+    pinned_pair(
+        ITEMS,
+        move || {
+            let mut next = 0;
+            while next < ITEMS {
+                let end = (next + BATCH as u64).min(ITEMS);
+                let mut batch = (next..end).map(T::from_u64);
+                next += producer.push_from(&mut batch) as u64;
+            }
+        },
+        move || {
+            let mut sum = 0;
+            let mut seen = 0;
+            while seen < ITEMS {
+                let before = seen;
+                for item in consumer.drain(BATCH) {
+                    sum += item.value();
+                    seen += 1;
+                }
+                if seen == before {}
+            }
+            sum
+        },
+    )
+}
+
+fn rtrb_single<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<T>::new(CAPACITY);
+    pinned_pair(
+        ITEMS,
+        move || {
+            for v in 0..ITEMS {
+                let mut item = T::from_u64(v);
+                while let Err(rtrb::PushError::Full(back)) = producer.push(item) {
+                    item = back;
+                }
+            }
+        },
+        move || {
+            let mut sum = 0;
+            for _ in 0..ITEMS {
+                loop {
+                    if let Ok(item) = consumer.pop() {
+                        sum += item.value();
+                        break;
+                    }
+                }
+            }
+            sum
+        },
+    )
+}
+
+fn rtrb_chunks<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<T>::new(CAPACITY);
+    pinned_pair(
+        ITEMS,
+        move || {
+            let mut next = 0;
+            while next < ITEMS {
+                let n = BATCH.min((ITEMS - next) as usize).min(producer.slots());
+                if n == 0 {
+                    continue;
+                }
+                if let Ok(chunk) = producer.write_chunk_uninit(n) {
+                    chunk.fill_from_iter((next..next + n as u64).map(T::from_u64));
+                    next += n as u64;
+                }
+            }
+        },
+        move || {
+            let mut sum = 0;
+            let mut seen = 0;
+            while seen < ITEMS {
+                let n = BATCH.min(consumer.slots());
+                if n == 0 {
+                    continue;
+                }
+                if let Ok(chunk) = consumer.read_chunk(n) {
+                    for item in chunk {
+                        sum += item.value();
+                        seen += 1;
+                    }
+                }
+            }
+            sum
+        },
+    )
+}
+
+/// The disruptor manages its consumer thread (pinned to core 1); the time
+/// runs until dropping the producer has waited for the last event.
+fn disruptor_single<T: Item>(batch: bool) -> Duration {
+    let sum = Arc::new(AtomicU64::new(0));
+    let handler = {
+        let sum = sum.clone();
+        let mut local = 0;
+        move |e: &T, _sequence: i64, end_of_batch: bool| {
+            local += e.value();
+            if end_of_batch {
+                sum.store(local, Ordering::Relaxed);
+            }
+        }
+    };
+    let started = Instant::now();
+    let producer = disruptor::build_single_producer(CAPACITY, T::default, BusySpin)
+        .pin_at_core(1)
+        .handle_events_with(handler)
+        .build();
+    thread::spawn(move || publish_pinned(producer, batch)).join().unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(sum.load(Ordering::Relaxed), ITEMS * (ITEMS - 1) / 2);
+    elapsed
+}
+
+/// Publishes the items from core 0, then drops the producer, which waits for
+/// the consumer to handle the last one.
+fn publish_pinned<T: Item>(mut producer: impl disruptor::Producer<T>, batch: bool) {
+    pin(0);
+    if batch {
+        let mut next = 0;
+        while next < ITEMS {
+            let n = BATCH.min((ITEMS - next) as usize);
+            producer.batch_publish(n, |iter| {
+                for e in iter {
+                    *e = T::from_u64(next);
+                    next += 1;
+                }
+            });
+        }
+    } else {
+        for v in 0..ITEMS {
+            producer.publish(|e| *e = T::from_u64(v));
+        }
+    }
+}
+
+fn array_queue<T: Item>() -> Duration {
+    let queue = Arc::new(ArrayQueue::<T>::new(CAPACITY));
+    let consumer_queue = queue.clone();
+    pinned_pair(
+        ITEMS,
+        move || {
+            for v in 0..ITEMS {
+                let mut item = T::from_u64(v);
+                while let Err(back) = queue.push(item) {
+                    item = back;
+                }
+            }
+        },
+        move || {
+            let mut sum = 0;
+            for _ in 0..ITEMS {
+                loop {
+                    if let Some(item) = consumer_queue.pop() {
+                        sum += item.value();
+                        break;
+                    }
+                }
+            }
+            sum
+        },
+    )
+}
+
+fn crossbeam_channel_single<T: Item>() -> Duration {
+    let (tx, rx) = crossbeam_channel::bounded::<T>(CAPACITY);
+    pinned_pair(
+        ITEMS,
+        move || (0..ITEMS).for_each(|v| tx.send(T::from_u64(v)).unwrap()),
+        move || rx.iter().map(|item| item.value()).sum(),
+    )
+}
+
+fn kanal_single<T: Item>() -> Duration {
+    let (tx, rx) = kanal::bounded::<T>(CAPACITY);
+    pinned_pair(
+        ITEMS,
+        move || (0..ITEMS).for_each(|v| tx.send(T::from_u64(v)).unwrap()),
+        move || {
+            let mut sum = 0;
+            while let Ok(item) = rx.recv() {
+                sum += item.value();
+            }
+            sum
+        },
+    )
+}
+
+/// Two producers and two consumers, unpinned: each producer sends half the
+/// items; the consumers' sums must add up.
+fn two_by_two(
+    send: impl Fn(u64) + Send + Sync + Clone + 'static,
+    receive: impl Fn() -> Option<u64> + Send + Sync + Clone + 'static,
+    done_sending: impl FnOnce(),
+) -> Duration {
+    let started = Instant::now();
+    let producers: Vec<_> = (0..2u64)
+        .map(|p| {
+            let send = send.clone();
+            thread::spawn(move || (0..ITEMS / 2).for_each(|i| send(p * (ITEMS / 2) + i)))
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let receive = receive.clone();
+            thread::spawn(move || {
+                let mut sum = 0;
+                while let Some(v) = receive() {
+                    sum += v;
+                }
+                sum
+            })
+        })
+        .collect();
+    producers.into_iter().for_each(|p| p.join().unwrap());
+    drop(send);
+    done_sending();
+    let sum: u64 = consumers.into_iter().map(|c| c.join().unwrap()).sum();
+    let elapsed = started.elapsed();
+    assert_eq!(sum, ITEMS * (ITEMS - 1) / 2);
+    elapsed
+}
+
+fn gasbao_mpmc_2x2(strategy: WaitStrategy) -> Duration {
+    let (producer, consumer) = mpmc::with_wait_strategy::<u64>(CAPACITY, strategy);
+    let producer = Arc::new(std::sync::Mutex::new(Some(producer)));
+    let handle = producer.lock().unwrap().clone().unwrap();
+    let send = {
+        let handle = handle.clone();
+        move |v| handle.push(v).unwrap()
+    };
+    drop(handle);
+    two_by_two(
+        send,
+        move || consumer.pop().ok(),
+        move || drop(producer.lock().unwrap().take()),
+    )
+}
+
+fn kanal_2x2() -> Duration {
+    let (tx, rx) = kanal::bounded::<u64>(CAPACITY);
+    let send = {
+        let tx = tx.clone();
+        move |v| tx.send(v).unwrap()
+    };
+    two_by_two(send, move || rx.recv().ok(), move || drop(tx))
+}
+
+fn crossbeam_channel_2x2() -> Duration {
+    let (tx, rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
+    let send = {
+        let tx = tx.clone();
+        move |v| tx.send(v).unwrap()
+    };
+    two_by_two(send, move || rx.recv().ok(), move || drop(tx))
+}
+
+fn array_queue_2x2() -> Duration {
+    // No blocking: waiters yield, and an item count tells consumers when to stop.
+    let queue = Arc::new(ArrayQueue::<u64>::new(CAPACITY));
+    let taken = Arc::new(AtomicU64::new(0));
+    let send = {
+        let queue = queue.clone();
+        move |mut v| {
+            while let Err(back) = queue.push(v) {
+                v = back;
+                thread::yield_now();
+            }
+        }
+    };
+    let receive = move || loop {
+        if let Some(v) = queue.pop() {
+            taken.fetch_add(1, Ordering::Relaxed);
+            return Some(v);
+        }
+        if taken.load(Ordering::Relaxed) >= ITEMS {
+            return None;
+        }
+        thread::yield_now();
+    };
+    two_by_two(send, receive, || {})
+}
+
+/// 1->3 fan-out or a diamond (A, then B and C, then D) on gasbao's multicast ring.
+fn gasbao_multicast(strategy: WaitStrategy, diamond: bool) -> Duration {
+    let sums: Vec<Arc<AtomicU64>> = (0..4).map(|_| Arc::default()).collect();
+    let handler = |sum: &Arc<AtomicU64>| {
+        let sum = sum.clone();
+        let mut local = 0;
+        move |e: &u64, _sequence: u64, end_of_batch: bool| {
+            local += *e;
+            if end_of_batch {
+                sum.store(local, Ordering::Relaxed);
+            }
+        }
+    };
+    let mut builder = Builder::new(CAPACITY, || 0u64).wait_strategy(strategy);
+    let consumers = if diamond {
+        let a = builder.consumer("a", &[], handler(&sums[0]));
+        let b = builder.consumer("b", &[a], handler(&sums[1]));
+        let c = builder.consumer("c", &[a], handler(&sums[2]));
+        builder.consumer("d", &[b, c], handler(&sums[3]));
+        4
+    } else {
+        for i in 0..3 {
+            builder.consumer(&format!("c{i}"), &[], handler(&sums[i]));
+        }
+        3
+    };
+    let started = Instant::now();
+    let (mut producer, running) = builder.build_single_producer().unwrap();
+    for v in 0..ITEMS {
+        producer.publish(|e| *e = v).unwrap();
+    }
+    drop(producer);
+    running.join().unwrap();
+    let elapsed = started.elapsed();
+    for sum in &sums[..consumers] {
+        assert_eq!(sum.load(Ordering::Relaxed), ITEMS * (ITEMS - 1) / 2);
+    }
+    elapsed
+}
+
+fn disruptor_multicast(diamond: bool) -> Duration {
+    let sums: Vec<Arc<AtomicU64>> = (0..4).map(|_| Arc::default()).collect();
+    let handler = |sum: &Arc<AtomicU64>| {
+        let sum = sum.clone();
+        let mut local = 0;
+        move |e: &u64, _sequence: i64, end_of_batch: bool| {
+            local += *e;
+            if end_of_batch {
+                sum.store(local, Ordering::Relaxed);
+            }
+        }
+    };
+    fn publish_all(mut producer: impl disruptor::Producer<u64>) {
+        for v in 0..ITEMS {
+            producer.publish(|e| *e = v);
+        }
+        // Dropping the producer waits for every consumer to finish.
+    }
+    let started = Instant::now();
+    let builder = disruptor::build_single_producer(CAPACITY, || 0u64, BusySpin);
+    let consumers = if diamond {
+        publish_all(
+            builder
+                .handle_events_with(handler(&sums[0]))
+                .and_then()
+                .handle_events_with(handler(&sums[1]))
+                .handle_events_with(handler(&sums[2]))
+                .and_then()
+                .handle_events_with(handler(&sums[3]))
+                .build(),
+        );
+        4
+    } else {
+        publish_all(
+            builder
+                .handle_events_with(handler(&sums[0]))
+                .handle_events_with(handler(&sums[1]))
+                .handle_events_with(handler(&sums[2]))
+                .build(),
+        );
+        3
+    };
+    let elapsed = started.elapsed();
+    for sum in &sums[..consumers] {
+        assert_eq!(sum.load(Ordering::Relaxed), ITEMS * (ITEMS - 1) / 2);
+    }
+    elapsed
+}
+
+/// Round trips between two pinned threads over two queues; the time is per
+/// `PING_PONGS` round trips.
+fn ping_pong<Q: Send + 'static>(
+    make: impl Fn() -> (Q, Q),
+    send: fn(&mut Q, u64),
+    receive: fn(&mut Q) -> Option<u64>,
+) -> Duration {
+    let (mut ping_tx, mut ping_rx) = make();
+    let (mut pong_tx, mut pong_rx) = make();
+    let echo = thread::spawn(move || {
+        pin(1);
+        for _ in 0..PING_PONGS {
+            let v = loop {
+                if let Some(v) = receive(&mut ping_rx) {
+                    break v;
+                }
+            };
+            send(&mut pong_tx, v + 1);
+        }
+    });
+    let pinger = thread::spawn(move || {
+        pin(0);
+        let started = Instant::now();
+        for i in 0..PING_PONGS {
+            send(&mut ping_tx, i);
+            let v = loop {
+                if let Some(v) = receive(&mut pong_rx) {
+                    break v;
+                }
+            };
+            assert_eq!(v, i + 1);
+        }
+        started.elapsed()
+    });
+    let elapsed = pinger.join().unwrap();
+    echo.join().unwrap();
+    elapsed
+}
+
+/// One end of a ping-pong queue, whichever side it is.
+enum End<P, C> {
+    Tx(P),
+    Rx(C),
+}
+
+fn gasbao_ping_pong() -> Duration {
+    ping_pong(
+        || {
+            let (p, c) = spsc::channel::<u64>(CAPACITY);
+            (End::Tx(p), End::Rx(c))
+        },
+        |end, v| {
+            if let End::Tx(p) = end {
+                while p.push(v).is_err() {}
+            }
+        },
+        |end| match end {
+            End::Rx(c) => c.pop().ok(),
+            End::Tx(_) => None,
+        },
+    )
+}
+
+fn rtrb_ping_pong() -> Duration {
+    ping_pong(
+        || {
+            let (p, c) = rtrb::RingBuffer::<u64>::new(CAPACITY);
+            (End::Tx(p), End::Rx(c))
+        },
+        |end, v| {
+            if let End::Tx(p) = end {
+                while p.push(v).is_err() {}
+            }
+        },
+        |end| match end {
+            End::Rx(c) => c.pop().ok(),
+            End::Tx(_) => None,
+        },
+    )
+}
+
+fn array_queue_ping_pong() -> Duration {
+    ping_pong(
+        || {
+            let q = Arc::new(ArrayQueue::<u64>::new(CAPACITY));
+            (q.clone(), q)
+        },
+        |q, v| while q.push(v).is_err() {},
+        |q| q.pop(),
+    )
+}
+
+struct Case {
+    table: &'static str,
+    name: &'static str,
+    /// Items (or round trips) one run moves.
+    items: u64,
+    run: fn() -> Duration,
+    gasbao: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |table, name, items, run, gasbao| Case {
+        table,
+        name,
+        items,
+        run,
+        gasbao,
+    };
+    vec![
+        case(
+            "1->1 u64, single items (pinned)",
+            "gasbao spsc",
+            ITEMS,
+            gasbao_spsc::<u64> as fn() -> Duration,
+            true,
+        ),
+        case(
+            "1->1 u64, single items (pinned)",
+            "rtrb",
+            ITEMS,
+            rtrb_single::<u64>,
+            false,
+        ),
+        case(
+            "1->1 u64, single items (pinned)",
+            "disruptor (busy-spin)",
+            ITEMS,
+            || disruptor_single::<u64>(false),
+            false,
+        ),
+        case(
+            "1->1 u64, single items (pinned)",
+            "crossbeam ArrayQueue",
+            ITEMS,
+            array_queue::<u64>,
+            false,
+        ),
+        case(
+            "1->1 u64, single items (pinned)",
+            "crossbeam-channel bounded",
+            ITEMS,
+            crossbeam_channel_single::<u64>,
+            false,
+        ),
+        case(
+            "1->1 u64, single items (pinned)",
+            "kanal bounded",
+            ITEMS,
+            kanal_single::<u64>,
+            false,
+        ),
+        case(
+            "1->1 48-byte reading, single items (pinned)",
+            "gasbao spsc",
+            ITEMS,
+            gasbao_spsc::<Reading>,
+            true,
+        ),
+        case(
+            "1->1 48-byte reading, single items (pinned)",
+            "rtrb",
+            ITEMS,
+            rtrb_single::<Reading>,
+            false,
+        ),
+        case(
+            "1->1 48-byte reading, single items (pinned)",
+            "disruptor (busy-spin)",
+            ITEMS,
+            || disruptor_single::<Reading>(false),
+            false,
+        ),
+        case(
+            "1->1 u64, batches of 32 (pinned)",
+            "gasbao spsc push_from/drain",
+            ITEMS,
+            gasbao_spsc_batch::<u64>,
+            true,
+        ),
+        case(
+            "1->1 u64, batches of 32 (pinned)",
+            "rtrb chunks",
+            ITEMS,
+            rtrb_chunks::<u64>,
+            false,
+        ),
+        case(
+            "1->1 u64, batches of 32 (pinned)",
+            "disruptor batch_publish",
+            ITEMS,
+            || disruptor_single::<u64>(true),
+            false,
+        ),
+        case(
+            "1->1 48-byte reading, batches of 32 (pinned)",
+            "gasbao spsc push_from/drain",
+            ITEMS,
+            gasbao_spsc_batch::<Reading>,
+            true,
+        ),
+        case(
+            "1->1 48-byte reading, batches of 32 (pinned)",
+            "rtrb chunks",
+            ITEMS,
+            rtrb_chunks::<Reading>,
+            false,
+        ),
+        case(
+            "1->1 48-byte reading, batches of 32 (pinned)",
+            "disruptor batch_publish",
+            ITEMS,
+            || disruptor_single::<Reading>(true),
+            false,
+        ),
+        case(
+            "MPMC 2 producers / 2 consumers, u64, blocking",
+            "gasbao mpmc (blocking)",
+            ITEMS,
+            || gasbao_mpmc_2x2(WaitStrategy::Blocking),
+            true,
+        ),
+        case(
+            "MPMC 2 producers / 2 consumers, u64, blocking",
+            "gasbao mpmc (yield)",
+            ITEMS,
+            || gasbao_mpmc_2x2(WaitStrategy::Yield),
+            true,
+        ),
+        case(
+            "MPMC 2 producers / 2 consumers, u64, blocking",
+            "kanal bounded",
+            ITEMS,
+            kanal_2x2,
+            false,
+        ),
+        case(
+            "MPMC 2 producers / 2 consumers, u64, blocking",
+            "crossbeam-channel bounded",
+            ITEMS,
+            crossbeam_channel_2x2,
+            false,
+        ),
+        case(
+            "MPMC 2 producers / 2 consumers, u64, blocking",
+            "crossbeam ArrayQueue (yield)",
+            ITEMS,
+            array_queue_2x2,
+            false,
+        ),
+        case(
+            "multicast 1->3, u64",
+            "gasbao multicast (busy-spin)",
+            ITEMS,
+            || gasbao_multicast(WaitStrategy::BusySpin, false),
+            true,
+        ),
+        case(
+            "multicast 1->3, u64",
+            "gasbao multicast (blocking)",
+            ITEMS,
+            || gasbao_multicast(WaitStrategy::Blocking, false),
+            true,
+        ),
+        case(
+            "multicast 1->3, u64",
+            "disruptor (busy-spin)",
+            ITEMS,
+            || disruptor_multicast(false),
+            false,
+        ),
+        case(
+            "multicast diamond A->(B,C)->D, u64",
+            "gasbao multicast (busy-spin)",
+            ITEMS,
+            || gasbao_multicast(WaitStrategy::BusySpin, true),
+            true,
+        ),
+        case(
+            "multicast diamond A->(B,C)->D, u64",
+            "gasbao multicast (blocking)",
+            ITEMS,
+            || gasbao_multicast(WaitStrategy::Blocking, true),
+            true,
+        ),
+        case(
+            "multicast diamond A->(B,C)->D, u64",
+            "disruptor (busy-spin)",
+            ITEMS,
+            || disruptor_multicast(true),
+            false,
+        ),
+        case(
+            "ping-pong round trip, busy-spin (pinned)",
+            "gasbao spsc",
+            PING_PONGS,
+            gasbao_ping_pong,
+            true,
+        ),
+        case(
+            "ping-pong round trip, busy-spin (pinned)",
+            "rtrb",
+            PING_PONGS,
+            rtrb_ping_pong,
+            false,
+        ),
+        case(
+            "ping-pong round trip, busy-spin (pinned)",
+            "crossbeam ArrayQueue",
+            PING_PONGS,
+            array_queue_ping_pong,
+            false,
+        ),
+    ]
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let rounds: usize = std::env::var("GASBAO_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    // `GASBAO_BENCH_FILTER=multicast` runs the tables whose title contains it.
+    let filter = std::env::var("GASBAO_BENCH_FILTER").unwrap_or_default();
+    let cases: Vec<Case> = cases().into_iter().filter(|c| c.table.contains(&filter)).collect();
+    let mut nanos_per_item: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    for round in 0..rounds {
+        eprintln!("round {}/{rounds}", round + 1);
+        // Rotate the order each round, so no case always runs after the same one.
+        for k in 0..cases.len() {
+            let i = (k + round) % cases.len();
+            let elapsed = black_box((cases[i].run)());
+            eprintln!("  {} / {}: {elapsed:?}", cases[i].table, cases[i].name);
+            nanos_per_item[i].push(elapsed.as_nanos() as f64 / cases[i].items as f64);
+        }
+    }
+    let medians: Vec<f64> = nanos_per_item.into_iter().map(median).collect();
+    let cores = core_affinity::get_core_ids().map_or(0, |c| c.len());
+    println!(
+        "\nMedians of {rounds} rounds, capacity {CAPACITY}, {cores} cores. Ratio: the best peer's time / this row's (above 1 is faster than every peer).\n"
+    );
+    let mut tables: Vec<&str> = cases.iter().map(|c| c.table).collect();
+    tables.dedup();
+    for table in tables {
+        let rows: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].table == table).collect();
+        let best_peer = rows
+            .iter()
+            .filter(|&&i| !cases[i].gasbao)
+            .map(|&i| medians[i])
+            .fold(f64::INFINITY, f64::min);
+        let unit = if table.starts_with("ping-pong") {
+            "ns/round trip"
+        } else {
+            "ns/item"
+        };
+        println!("**{table}**\n\n| implementation | {unit} | M/s | vs best peer |\n|---|---:|---:|---:|");
+        for i in rows {
+            let ratio = if cases[i].gasbao {
+                format!("{:.2}x", best_peer / medians[i])
+            } else {
+                String::new()
+            };
+            println!(
+                "| {} | {:.2} | {:.1} | {} |",
+                cases[i].name,
+                medians[i],
+                1_000.0 / medians[i],
+                ratio
+            );
+        }
+        println!();
+    }
+}

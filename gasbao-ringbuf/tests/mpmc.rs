@@ -1,0 +1,377 @@
+//! The MPMC work queue against a `VecDeque` model, under real threads with
+//! every wait strategy, and with items that count their drops.
+#![cfg(not(gasbao_loom))]
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use gasbao_ringbuf::mpmc::{channel, with_wait_strategy};
+use gasbao_ringbuf::{PopError, PushError, WaitStrategy};
+use proptest::prelude::*;
+
+const STRATEGIES: [WaitStrategy; 4] = [
+    WaitStrategy::BusySpin,
+    WaitStrategy::Yield,
+    WaitStrategy::Backoff,
+    WaitStrategy::Blocking,
+];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push(u32),
+    Pop,
+    PushBatch(Vec<u32>),
+    PopBatch(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        any::<u32>().prop_map(Op::Push),
+        Just(Op::Pop),
+        proptest::collection::vec(any::<u32>(), 0..12).prop_map(Op::PushBatch),
+        (0usize..12).prop_map(Op::PopBatch),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 8 } else { 256 },
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
+
+    /// On one thread, every operation does what a bounded `VecDeque` with
+    /// the queue's capacity (the requested one rounded up to a power of two, at
+    /// least 2) does.
+    #[test]
+    fn behaves_like_a_bounded_vecdeque(requested in 1usize..10, ops in proptest::collection::vec(op(), 0..60)) {
+        let (producer, consumer) = channel::<u32>(requested);
+        let capacity = requested.next_power_of_two().max(2);
+        prop_assert_eq!(producer.capacity(), capacity);
+        let mut model = VecDeque::new();
+        for op in ops {
+            match op {
+                Op::Push(value) => {
+                    let result = producer.try_push(value);
+                    if model.len() < capacity {
+                        prop_assert!(result.is_ok());
+                        model.push_back(value);
+                    } else {
+                        prop_assert_eq!(result, Err(PushError::Full(value)));
+                    }
+                }
+                Op::Pop => match model.pop_front() {
+                    Some(value) => prop_assert_eq!(consumer.try_pop(), Ok(value)),
+                    None => prop_assert_eq!(consumer.try_pop(), Err(PopError::Empty)),
+                },
+                Op::PushBatch(mut values) => {
+                    let room = capacity - model.len();
+                    let expected: Vec<u32> = values.iter().copied().take(room).collect();
+                    let rest: Vec<u32> = values.iter().copied().skip(room).collect();
+                    prop_assert_eq!(producer.try_push_batch(&mut values), expected.len());
+                    prop_assert_eq!(&values, &rest);
+                    model.extend(expected);
+                }
+                Op::PopBatch(max) => {
+                    let mut out = Vec::new();
+                    let expected: Vec<u32> = (0..max.min(model.len())).filter_map(|_| model.pop_front()).collect();
+                    match consumer.try_pop_batch(max, &mut out) {
+                        Ok(n) => prop_assert_eq!(n, expected.len()),
+                        Err(e) => prop_assert!(expected.is_empty() && max > 0 && e == PopError::Empty),
+                    }
+                    prop_assert_eq!(out, expected);
+                }
+            }
+        }
+    }
+}
+
+/// Counts drops, to prove each item is dropped exactly once.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn every_item_is_dropped_exactly_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (producer, consumer) = channel::<Counted>(8);
+    for _ in 0..6 {
+        producer.try_push(Counted(drops.clone())).ok().unwrap();
+    }
+    drop(consumer.try_pop().unwrap());
+    let mut two = Vec::new();
+    consumer.try_pop_batch(2, &mut two).unwrap();
+    drop(two);
+    assert_eq!(drops.load(Ordering::Relaxed), 3);
+    let extra_consumer = consumer.clone();
+    drop((producer, consumer));
+    assert_eq!(drops.load(Ordering::Relaxed), 3, "a consumer is still alive");
+    drop(extra_consumer);
+    assert_eq!(drops.load(Ordering::Relaxed), 6);
+}
+
+#[test]
+fn gone_consumers_hand_items_back_and_wake_waiting_producers() {
+    let (producer, consumer) = with_wait_strategy::<u32>(2, WaitStrategy::Blocking);
+    producer.try_push_batch(&mut vec![0, 1]);
+    let waiting = thread::spawn({
+        let producer = producer.clone();
+        move || producer.push(2)
+    });
+    thread::sleep(Duration::from_millis(20));
+    drop(consumer);
+    assert_eq!(waiting.join().unwrap(), Err(PushError::Disconnected(2)));
+    assert_eq!(producer.try_push(3), Err(PushError::Disconnected(3)));
+    assert!(producer.is_abandoned());
+}
+
+#[test]
+fn gone_producers_leave_their_items_then_disconnect_waiting_consumers() {
+    for strategy in STRATEGIES {
+        let (producer, consumer) = with_wait_strategy::<u32>(4, strategy);
+        let second = producer.clone();
+        producer.try_push(1).unwrap();
+        second.try_push(2).unwrap();
+        drop(producer);
+        assert!(!consumer.is_abandoned());
+        drop(second);
+        assert!(consumer.is_abandoned());
+        assert_eq!(consumer.pop(), Ok(1));
+        assert_eq!(consumer.try_pop(), Ok(2));
+        assert_eq!(consumer.pop(), Err(PopError::Disconnected), "{strategy:?}");
+        assert_eq!(consumer.try_pop_batch(4, &mut Vec::new()), Err(PopError::Disconnected));
+
+        let (producer, consumer) = with_wait_strategy::<u32>(4, strategy);
+        let waiting = thread::spawn(move || consumer.pop());
+        thread::sleep(Duration::from_millis(20));
+        drop(producer);
+        assert_eq!(waiting.join().unwrap(), Err(PopError::Disconnected), "{strategy:?}");
+    }
+}
+
+#[test]
+fn timeouts_give_up_after_about_the_time_asked() {
+    for strategy in STRATEGIES {
+        let (producer, consumer) = with_wait_strategy::<u32>(2, strategy);
+        let started = Instant::now();
+        assert_eq!(
+            consumer.pop_timeout(Duration::from_millis(30)),
+            Err(PopError::Empty),
+            "{strategy:?}"
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(30) && waited < Duration::from_secs(2),
+            "{strategy:?}: {waited:?}"
+        );
+
+        assert_eq!(producer.try_push_batch(&mut vec![0, 1]), 2);
+        let started = Instant::now();
+        assert_eq!(
+            producer.push_timeout(2, Duration::from_millis(30)),
+            Err(PushError::Full(2)),
+            "{strategy:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        // Room appears in time: the push succeeds.
+        let popper = thread::spawn({
+            let consumer = consumer.clone();
+            move || {
+                thread::sleep(Duration::from_millis(10));
+                consumer.pop()
+            }
+        });
+        assert_eq!(
+            producer.push_timeout(3, Duration::from_secs(10)),
+            Ok(()),
+            "{strategy:?}"
+        );
+        assert_eq!(popper.join().unwrap(), Ok(0));
+    }
+}
+
+#[test]
+fn zero_sized_items_are_counted() {
+    let (producer, consumer) = channel::<()>(4);
+    let mut units = vec![(); 6];
+    assert_eq!(producer.try_push_batch(&mut units), 4);
+    assert_eq!(units.len(), 2);
+    assert_eq!(producer.try_push(()), Err(PushError::Full(())));
+    let mut out = Vec::new();
+    assert_eq!(consumer.try_pop_batch(10, &mut out), Ok(4));
+    assert_eq!(out.len(), 4);
+}
+
+/// A sink that panics after taking `limit` items.
+struct PanickingSink {
+    taken: Vec<Counted>,
+    limit: usize,
+}
+
+impl Extend<Counted> for PanickingSink {
+    fn extend<I: IntoIterator<Item = Counted>>(&mut self, items: I) {
+        for item in items {
+            assert!(self.taken.len() < self.limit, "sink full");
+            self.taken.push(item);
+        }
+    }
+}
+
+#[test]
+fn a_panicking_batch_sink_drops_each_claimed_item_once_and_frees_its_slots() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (producer, consumer) = channel::<Counted>(8);
+    let mut items: Vec<Counted> = (0..8).map(|_| Counted(drops.clone())).collect();
+    assert_eq!(producer.try_push_batch(&mut items), 8);
+    let mut sink = PanickingSink {
+        taken: Vec::new(),
+        limit: 3,
+    };
+    assert!(catch_unwind(AssertUnwindSafe(|| consumer.try_pop_batch(5, &mut sink))).is_err());
+    // 3 in the sink; the 4th was dropped in the panic; the 5th by the guard.
+    assert_eq!(sink.taken.len(), 3);
+    assert_eq!(drops.load(Ordering::Relaxed), 2);
+    // The 5 claimed slots are free again: 5 more fit, and 3 remain to pop.
+    let mut more: Vec<Counted> = (0..5).map(|_| Counted(drops.clone())).collect();
+    assert_eq!(producer.try_push_batch(&mut more), 5);
+    let mut rest = Vec::new();
+    assert_eq!(consumer.try_pop_batch(usize::MAX, &mut rest), Ok(8));
+    drop((sink, rest, producer, consumer));
+    assert_eq!(drops.load(Ordering::Relaxed), 13);
+}
+
+/// A 48-byte meter reading, as the crate is built to carry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Reading {
+    producer: u64,
+    sequence: u64,
+    meter: u64,
+    milli_m3: u64,
+    temperature_milli_c: i64,
+    pressure_pa: u64,
+}
+
+/// `producers` threads push `per_producer` readings each (alone or in
+/// batches); `consumers` threads pop them (alone or in batches). Every
+/// reading arrives exactly once, each consumer sees each producer's readings
+/// in the order they were pushed, and the sums match.
+fn stress(strategy: WaitStrategy, producers: u64, consumers: usize, batch: bool) {
+    let per_producer: u64 = if cfg!(miri) { 40 } else { 100_000 };
+    let (producer, consumer) = with_wait_strategy::<Reading>(if cfg!(miri) { 4 } else { 1024 }, strategy);
+    let received = thread::scope(|s| {
+        for p in 0..producers {
+            let producer = producer.clone();
+            s.spawn(move || {
+                let reading = |sequence| Reading {
+                    producer: p,
+                    sequence,
+                    meter: p * 1_000_000 + sequence,
+                    milli_m3: sequence * 3,
+                    temperature_milli_c: -5_000,
+                    pressure_pa: 101_325,
+                };
+                if batch {
+                    let mut sequence = 0;
+                    let mut pending = Vec::new();
+                    while sequence < per_producer || !pending.is_empty() {
+                        while pending.len() < 32 && sequence < per_producer {
+                            pending.push(reading(sequence));
+                            sequence += 1;
+                        }
+                        if producer.try_push_batch(&mut pending) == 0 {
+                            thread::yield_now();
+                        }
+                    }
+                } else {
+                    for sequence in 0..per_producer {
+                        producer.push(reading(sequence)).unwrap();
+                    }
+                }
+            });
+        }
+        drop(producer);
+        let handles: Vec<_> = (0..consumers)
+            .map(|_| {
+                let consumer = consumer.clone();
+                s.spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut last = vec![None::<u64>; producers as usize];
+                    loop {
+                        let got = if batch {
+                            let before = seen.len();
+                            match consumer.try_pop_batch(32, &mut seen) {
+                                Ok(_) => {}
+                                Err(PopError::Empty) => {
+                                    // Wait for one through the strategy, then go on batching.
+                                    match consumer.pop() {
+                                        Ok(r) => seen.push(r),
+                                        Err(_) => break,
+                                    }
+                                }
+                                Err(_) => break,
+                            }
+                            seen[before..].to_vec()
+                        } else {
+                            match consumer.pop() {
+                                Ok(r) => {
+                                    seen.push(r);
+                                    vec![r]
+                                }
+                                Err(_) => break,
+                            }
+                        };
+                        for r in got {
+                            let previous = last[r.producer as usize].replace(r.sequence);
+                            assert!(
+                                previous.is_none_or(|p| p < r.sequence),
+                                "order broken: {previous:?} then {r:?}"
+                            );
+                            assert_eq!(r.meter, r.producer * 1_000_000 + r.sequence);
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        drop(consumer);
+        handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    let mut all: Vec<(u64, u64)> = received.iter().flatten().map(|r| (r.producer, r.sequence)).collect();
+    assert_eq!(all.len() as u64, producers * per_producer, "{strategy:?}");
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(
+        all.len() as u64,
+        producers * per_producer,
+        "an item arrived twice ({strategy:?})"
+    );
+    let total: u64 = received.iter().flatten().map(|r| r.milli_m3).sum();
+    assert_eq!(total, producers * 3 * (per_producer * (per_producer - 1) / 2));
+}
+
+#[test]
+fn two_producers_two_consumers_every_strategy() {
+    for strategy in STRATEGIES {
+        stress(strategy, 2, 2, false);
+    }
+}
+
+#[test]
+fn batches_across_threads() {
+    stress(WaitStrategy::Blocking, 2, 2, true);
+    stress(WaitStrategy::Yield, 3, 1, true);
+}
+
+#[test]
+fn many_producers_one_consumer_and_one_producer_many_consumers() {
+    stress(WaitStrategy::Blocking, 4, 1, false);
+    stress(WaitStrategy::Backoff, 1, 4, false);
+}
