@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
-use gasbao::ringbuf::spsc;
+use gasbao::ringbuf::{WaitStrategy, spsc};
 
 const CAPACITY: usize = 1024;
 const BATCH: usize = 32;
@@ -20,11 +20,11 @@ const BATCH: usize = 32;
 fn single_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("spsc_single_thread_u64");
     group.throughput(Throughput::Elements(1));
-    let (mut producer, mut consumer) = spsc::channel::<u64>(CAPACITY);
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
     group.bench_function("gasbao", |b| {
         b.iter(|| {
-            producer.push(black_box(7)).ok();
-            black_box(consumer.pop().ok())
+            producer.try_push(black_box(7)).ok();
+            black_box(consumer.try_pop().ok())
         })
     });
     let (mut producer, mut consumer) = rtrb::RingBuffer::<u64>::new(CAPACITY);
@@ -45,7 +45,7 @@ fn single_thread(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("spsc_single_thread_batch32_u64");
     group.throughput(Throughput::Elements(BATCH as u64));
-    let (mut producer, mut consumer) = spsc::channel::<u64>(CAPACITY);
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
     group.bench_function("gasbao", |b| {
         b.iter(|| {
             producer.push_from(&mut (0..BATCH as u64));
@@ -90,15 +90,15 @@ fn cross_thread(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("gasbao", |b| {
         b.iter_custom(|items| {
-            let (mut producer, mut consumer) = spsc::channel::<u64>(CAPACITY);
+            let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
             one_to_one(
                 items,
                 move |item| {
-                    while producer.push(item).is_err() {
+                    while producer.try_push(item).is_err() {
                         std::hint::spin_loop()
                     }
                 },
-                move || u64::from(consumer.pop().is_ok()),
+                move || u64::from(consumer.try_pop().is_ok()),
             )
         })
     });
@@ -136,7 +136,7 @@ fn cross_thread(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("gasbao", |b| {
         b.iter_custom(|items| {
-            let (mut producer, mut consumer) = spsc::channel::<u64>(CAPACITY);
+            let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
             let batches = items.div_ceil(BATCH as u64);
             one_to_one(
                 batches,

@@ -30,6 +30,9 @@ const CAPACITY: usize = 1024;
 const BATCH: usize = 32;
 const ITEMS: u64 = 4_000_000;
 const PING_PONGS: u64 = 200_000;
+/// Items for the multicast topologies: busy-spinning consumers outnumber the
+/// cores there and move about 0.1 M items/s, so fewer items keep a round short.
+const MULTICAST_ITEMS: u64 = 200_000;
 
 /// A 48-byte meter reading; only the volume is summed, the other fields give
 /// the item its size.
@@ -112,13 +115,13 @@ fn pinned_pair(
 }
 
 fn gasbao_spsc<T: Item>() -> Duration {
-    let (mut producer, mut consumer) = spsc::channel::<T>(CAPACITY);
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::BusySpin);
     pinned_pair(
         ITEMS,
         move || {
             for v in 0..ITEMS {
                 let mut item = T::from_u64(v);
-                while let Err(e) = producer.push(item) {
+                while let Err(e) = producer.try_push(item) {
                     item = e.into_inner();
                 }
             }
@@ -127,7 +130,7 @@ fn gasbao_spsc<T: Item>() -> Duration {
             let mut sum = 0;
             for _ in 0..ITEMS {
                 loop {
-                    if let Ok(item) = consumer.pop() {
+                    if let Ok(item) = consumer.try_pop() {
                         sum += item.value();
                         break;
                     }
@@ -138,8 +141,19 @@ fn gasbao_spsc<T: Item>() -> Duration {
     )
 }
 
+/// The same handoff through the waiting calls of a blocking queue: what the
+/// fence that looks for sleepers costs when no one sleeps.
+fn gasbao_spsc_blocking<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::Blocking);
+    pinned_pair(
+        ITEMS,
+        move || (0..ITEMS).for_each(|v| producer.push(T::from_u64(v)).unwrap()),
+        move || (0..ITEMS).map(|_| consumer.pop().unwrap().value()).sum(),
+    )
+}
+
 fn gasbao_spsc_batch<T: Item>() -> Duration {
-    let (mut producer, mut consumer) = spsc::channel::<T>(CAPACITY);
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::BusySpin);
     pinned_pair(
         ITEMS,
         move || {
@@ -445,21 +459,21 @@ fn gasbao_multicast(strategy: WaitStrategy, diamond: bool) -> Duration {
         builder.consumer("d", &[b, c], handler(&sums[3]));
         4
     } else {
-        for i in 0..3 {
-            builder.consumer(&format!("c{i}"), &[], handler(&sums[i]));
+        for (i, sum) in sums.iter().take(3).enumerate() {
+            builder.consumer(&format!("c{i}"), &[], handler(sum));
         }
         3
     };
     let started = Instant::now();
     let (mut producer, running) = builder.build_single_producer().unwrap();
-    for v in 0..ITEMS {
+    for v in 0..MULTICAST_ITEMS {
         producer.publish(|e| *e = v).unwrap();
     }
     drop(producer);
     running.join().unwrap();
     let elapsed = started.elapsed();
     for sum in &sums[..consumers] {
-        assert_eq!(sum.load(Ordering::Relaxed), ITEMS * (ITEMS - 1) / 2);
+        assert_eq!(sum.load(Ordering::Relaxed), MULTICAST_ITEMS * (MULTICAST_ITEMS - 1) / 2);
     }
     elapsed
 }
@@ -477,7 +491,7 @@ fn disruptor_multicast(diamond: bool) -> Duration {
         }
     };
     fn publish_all(mut producer: impl disruptor::Producer<u64>) {
-        for v in 0..ITEMS {
+        for v in 0..MULTICAST_ITEMS {
             producer.publish(|e| *e = v);
         }
         // Dropping the producer waits for every consumer to finish.
@@ -508,7 +522,7 @@ fn disruptor_multicast(diamond: bool) -> Duration {
     };
     let elapsed = started.elapsed();
     for sum in &sums[..consumers] {
-        assert_eq!(sum.load(Ordering::Relaxed), ITEMS * (ITEMS - 1) / 2);
+        assert_eq!(sum.load(Ordering::Relaxed), MULTICAST_ITEMS * (MULTICAST_ITEMS - 1) / 2);
     }
     elapsed
 }
@@ -561,16 +575,16 @@ enum End<P, C> {
 fn gasbao_ping_pong() -> Duration {
     ping_pong(
         || {
-            let (p, c) = spsc::channel::<u64>(CAPACITY);
+            let (p, c) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
             (End::Tx(p), End::Rx(c))
         },
         |end, v| {
             if let End::Tx(p) = end {
-                while p.push(v).is_err() {}
+                while p.try_push(v).is_err() {}
             }
         },
         |end| match end {
-            End::Rx(c) => c.pop().ok(),
+            End::Rx(c) => c.try_pop().ok(),
             End::Tx(_) => None,
         },
     )
@@ -628,6 +642,13 @@ fn cases() -> Vec<Case> {
             "gasbao spsc",
             ITEMS,
             gasbao_spsc::<u64> as fn() -> Duration,
+            true,
+        ),
+        case(
+            "1->1 u64, single items (pinned)",
+            "gasbao spsc, blocking push/pop",
+            ITEMS,
+            gasbao_spsc_blocking::<u64>,
             true,
         ),
         case(
@@ -766,42 +787,42 @@ fn cases() -> Vec<Case> {
         case(
             "multicast 1->3, u64",
             "gasbao multicast (busy-spin)",
-            ITEMS,
+            MULTICAST_ITEMS,
             || gasbao_multicast(WaitStrategy::BusySpin, false),
             true,
         ),
         case(
             "multicast 1->3, u64",
             "gasbao multicast (blocking)",
-            ITEMS,
+            MULTICAST_ITEMS,
             || gasbao_multicast(WaitStrategy::Blocking, false),
             true,
         ),
         case(
             "multicast 1->3, u64",
             "disruptor (busy-spin)",
-            ITEMS,
+            MULTICAST_ITEMS,
             || disruptor_multicast(false),
             false,
         ),
         case(
             "multicast diamond A->(B,C)->D, u64",
             "gasbao multicast (busy-spin)",
-            ITEMS,
+            MULTICAST_ITEMS,
             || gasbao_multicast(WaitStrategy::BusySpin, true),
             true,
         ),
         case(
             "multicast diamond A->(B,C)->D, u64",
             "gasbao multicast (blocking)",
-            ITEMS,
+            MULTICAST_ITEMS,
             || gasbao_multicast(WaitStrategy::Blocking, true),
             true,
         ),
         case(
             "multicast diamond A->(B,C)->D, u64",
             "disruptor (busy-spin)",
-            ITEMS,
+            MULTICAST_ITEMS,
             || disruptor_multicast(true),
             false,
         ),

@@ -21,8 +21,8 @@ fn pricing() {
 #[test]
 fn ringbuf() {
     let (mut producer, mut consumer) = gasbao::ringbuf::spsc::channel(1);
-    producer.push(7u8).unwrap();
-    assert_eq!(consumer.pop(), Ok(7));
+    producer.try_push(7u8).unwrap();
+    assert_eq!(consumer.try_pop(), Ok(7));
 }
 
 #[cfg(feature = "policy")]

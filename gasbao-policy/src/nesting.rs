@@ -21,12 +21,9 @@ pub(crate) fn check_nesting(file: &str, source: &str) -> Result<(), LoadError> {
         column += 1;
         match c {
             '\n' => (line, column) = (line + 1, 0),
-            '#' => {
-                // A comment runs to the end of the line.
-                if chars.by_ref().any(|c| c == '\n') {
-                    (line, column) = (line + 1, 0);
-                }
-            }
+            // A comment runs to the end of the line.
+            '#' if chars.by_ref().any(|c| c == '\n') => (line, column) = (line + 1, 0),
+            '#' => {}
             '"' => {
                 let mut escaped = false;
                 for c in chars.by_ref() {

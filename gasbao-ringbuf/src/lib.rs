@@ -1,23 +1,32 @@
 //! Lock-free bounded ring buffers that carry meter readings from ingest
 //! threads to the consumers that validate, bill, store and alert.
 //!
-//! - [`spsc`]: one producer, one consumer; wait-free [`push`](spsc::Producer::push)
-//!   and [`pop`](spsc::Consumer::pop), batch writes
+//! - [`spsc`]: one producer, one consumer; wait-free
+//!   [`try_push`](spsc::Producer::try_push) and [`try_pop`](spsc::Consumer::try_pop),
+//!   waiting `push`/`pop` and `_timeout` variants, batch writes
 //!   ([`push_from`](spsc::Producer::push_from)) and reads
 //!   ([`drain`](spsc::Consumer::drain)) with one atomic store per batch.
+//! - [`mpmc`]: a work queue; each item goes to exactly one of many consumers.
+//!   Non-blocking [`try_push`](mpmc::Producer::try_push) and
+//!   [`try_pop`](mpmc::Consumer::try_pop), waiting `push`/`pop` and
+//!   `_timeout` variants, and batches claimed with one compare-and-swap.
+//! - [`multicast`]: a Disruptor-style ring of pre-allocated events that every
+//!   consumer sees, with dependencies between consumers, single- and
+//!   multi-producer publishing, batches with an end-of-batch flag, and
+//!   consumers that may change events they alone hold.
+//! - [`WaitStrategy`]: how a waiting side waits: busy-spin, yield, back off
+//!   to sleep, or block at about 0% CPU until woken.
+//! - [`PushError`], [`PopError`]: what did not happen, with the item handed back.
 //!
 //! When one end is dropped, the other learns it: a producer gets its item
 //! back in [`PushError::Disconnected`], a consumer drains what is left and
-//! then sees [`PopError::Disconnected`]. Dropping both ends drops every item
+//! then sees [`PopError::Disconnected`]. Dropping every end drops every item
 //! still queued, exactly once.
 //!
 //! The crate has no dependencies. All of the workspace's `unsafe` code lives
 //! here; every block says which invariant makes it sound, loom explores the
 //! interleavings (`RUSTFLAGS="--cfg gasbao_loom" cargo test --release -p
 //! gasbao-ringbuf --test loom`) and Miri runs the tests.
-//!
-//! Still to come: the MPMC work queue, the Disruptor-style multicast ring,
-//! and blocking wait strategies.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

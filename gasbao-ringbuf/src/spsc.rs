@@ -8,12 +8,15 @@
 
 use std::fmt;
 use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
 
 use crate::cache_padded::CachePadded;
 use crate::error::{PopError, PushError};
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::wait::{Signal, WaitStrategy};
 
-/// Creates a queue holding at most `capacity` items; returns its two ends.
+/// Creates a queue holding at most `capacity` items whose waiting calls
+/// block ([`WaitStrategy::Blocking`]); returns its two ends.
 ///
 /// # Panics
 ///
@@ -26,13 +29,26 @@ use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 /// use gasbao_ringbuf::spsc;
 ///
 /// let (mut meters, mut billing) = spsc::channel::<u64>(2);
-/// meters.push(350_125)?;
-/// meters.push(350_250)?;
-/// assert!(meters.push(350_375).is_err()); // full: the reading comes back
-/// assert_eq!(billing.pop()?, 350_125);
+/// meters.try_push(350_125)?;
+/// meters.try_push(350_250)?;
+/// assert!(meters.try_push(350_375).is_err()); // full: the reading comes back
+/// assert_eq!(billing.try_pop()?, 350_125);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    with_wait_strategy(capacity, WaitStrategy::default())
+}
+
+/// Creates a queue whose waiting calls ([`Producer::push`], [`Consumer::pop`]
+/// and their timeouts) wait as `strategy` says.
+///
+/// Only [`WaitStrategy::Blocking`] costs the non-waiting calls anything: a
+/// fence and a load per push or pop, to see whether the other side sleeps.
+///
+/// # Panics
+///
+/// As [`channel`].
+pub fn with_wait_strategy<T>(capacity: usize, strategy: WaitStrategy) -> (Producer<T>, Consumer<T>) {
     // A power-of-two slot count turns "index mod slots" into a mask, and the
     // positions can wrap around `usize` without losing their slot.
     let slots = capacity.checked_next_power_of_two().unwrap_or(usize::MAX).max(1);
@@ -40,6 +56,9 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
         producer_gone: AtomicBool::new(false),
+        strategy,
+        not_empty: Signal::new(),
+        not_full: Signal::new(),
         consumer_gone: AtomicBool::new(false),
         slots: (0..slots).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
         mask: slots.wrapping_sub(1),
@@ -65,6 +84,11 @@ struct Shared<T> {
     tail: CachePadded<AtomicUsize>,
     producer_gone: AtomicBool,
     consumer_gone: AtomicBool,
+    strategy: WaitStrategy,
+    /// The consumer sleeps here waiting for an item (blocking strategy).
+    not_empty: Signal,
+    /// The producer sleeps here waiting for room (blocking strategy).
+    not_full: Signal,
     /// Items live at positions `head..tail` (modulo the slot count).
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
     mask: usize,
@@ -81,6 +105,20 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Shared<T> {
+    #[inline]
+    fn pushed(&self) {
+        if self.strategy == WaitStrategy::Blocking {
+            self.not_empty.notify();
+        }
+    }
+
+    #[inline]
+    fn popped(&self) {
+        if self.strategy == WaitStrategy::Blocking {
+            self.not_full.notify();
+        }
+    }
+
     #[inline]
     fn slot(&self, position: usize) -> &UnsafeCell<MaybeUninit<T>> {
         // The mask keeps the index below the (power-of-two) slot count.
@@ -121,7 +159,7 @@ impl<T> Producer<T> {
     /// [`PushError::Full`] or [`PushError::Disconnected`] (the consumer is
     /// gone), each with `value` handed back.
     #[inline]
-    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+    pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
         if self.shared.consumer_gone.load(Ordering::Relaxed) {
             return Err(PushError::Disconnected(value));
         }
@@ -136,7 +174,53 @@ impl<T> Producer<T> {
         self.tail = self.tail.wrapping_add(1);
         // Release: the write above is visible to a consumer that sees the new tail.
         self.shared.tail.store(self.tail, Ordering::Release);
+        self.shared.pushed();
         Ok(())
+    }
+
+    /// Pushes `value`, waiting for room as the queue's [`WaitStrategy`] says.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Disconnected`] with `value` if the consumer is gone.
+    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        self.push_until(value, None)
+    }
+
+    /// Pushes `value`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] if there was still no room at the deadline;
+    /// [`PushError::Disconnected`] if the consumer is gone.
+    pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushError<T>> {
+        self.push_until(value, Instant::now().checked_add(timeout))
+    }
+
+    fn push_until(&mut self, value: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
+        let mut value = match self.try_push(value) {
+            Err(PushError::Full(value)) => value,
+            other => return other,
+        };
+        loop {
+            let shared = &*self.shared;
+            let tail = self.tail;
+            let room = shared.strategy.wait_until(
+                &shared.not_full,
+                || {
+                    shared.consumer_gone.load(Ordering::Acquire)
+                        || shared
+                            .capacity
+                            .wrapping_sub(tail.wrapping_sub(shared.head.load(Ordering::Acquire)))
+                            > 0
+                },
+                deadline,
+            );
+            match self.try_push(value) {
+                Err(PushError::Full(back)) if room || deadline.is_none() => value = back,
+                other => return other,
+            }
+        }
     }
 
     /// Pushes items from `items` while there is room, publishing them all
@@ -161,6 +245,9 @@ impl<T> Producer<T> {
             fn drop(&mut self) {
                 *self.tail = self.tail.wrapping_add(self.written);
                 self.shared.tail.store(*self.tail, Ordering::Release);
+                if self.written > 0 {
+                    self.shared.pushed();
+                }
             }
         }
         let start = self.tail;
@@ -224,6 +311,8 @@ impl<T> Drop for Producer<T> {
     fn drop(&mut self) {
         // Release: a consumer that sees this also sees every item published.
         self.shared.producer_gone.store(true, Ordering::Release);
+        // Whatever the strategy: a sleeping consumer must learn of it.
+        self.shared.not_empty.notify();
     }
 }
 
@@ -253,7 +342,7 @@ impl<T> Consumer<T> {
     /// [`PopError::Empty`]; or [`PopError::Disconnected`] once the producer
     /// is gone and every item it pushed has been popped.
     #[inline]
-    pub fn pop(&mut self) -> Result<T, PopError> {
+    pub fn try_pop(&mut self) -> Result<T, PopError> {
         if self.readable() == 0 {
             return Err(self.why_empty());
         }
@@ -266,7 +355,46 @@ impl<T> Consumer<T> {
         self.head = self.head.wrapping_add(1);
         // Release: our read of the slot happens before the producer reuses it.
         self.shared.head.store(self.head, Ordering::Release);
+        self.shared.popped();
         Ok(value)
+    }
+
+    /// Pops the oldest item, waiting for one as the queue's [`WaitStrategy`] says.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once the producer is gone and the queue is empty.
+    pub fn pop(&mut self) -> Result<T, PopError> {
+        self.pop_until(None)
+    }
+
+    /// Pops the oldest item, waiting at most `timeout` for one.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] if none came in time; [`PopError::Disconnected`]
+    /// once the producer is gone and the queue is empty.
+    pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopError> {
+        self.pop_until(Instant::now().checked_add(timeout))
+    }
+
+    fn pop_until(&mut self, deadline: Option<Instant>) -> Result<T, PopError> {
+        loop {
+            match self.try_pop() {
+                Err(PopError::Empty) => {}
+                other => return other,
+            }
+            let shared = &*self.shared;
+            let head = self.head;
+            let ready = shared.strategy.wait_until(
+                &shared.not_empty,
+                || shared.producer_gone.load(Ordering::Acquire) || shared.tail.load(Ordering::Acquire) != head,
+                deadline,
+            );
+            if !ready {
+                return self.try_pop();
+            }
+        }
     }
 
     /// Pops up to `max` items through an iterator that releases their slots
@@ -342,6 +470,7 @@ impl<T> Consumer<T> {
 impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         self.shared.consumer_gone.store(true, Ordering::Release);
+        self.shared.not_full.notify();
     }
 }
 
@@ -394,6 +523,9 @@ impl<T> Drop for Drain<'_, T> {
     fn drop(&mut self) {
         *self.head = self.head.wrapping_add(self.read);
         self.shared.head.store(*self.head, Ordering::Release);
+        if self.read > 0 {
+            self.shared.popped();
+        }
     }
 }
 

@@ -17,7 +17,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// Pushes `value`, yielding to the other thread while the queue is full.
 fn push(producer: &mut gasbao_ringbuf::spsc::Producer<usize>, mut value: usize) {
     loop {
-        match producer.push(value) {
+        match producer.try_push(value) {
             Ok(()) => return,
             Err(PushError::Full(back)) => {
                 value = back;
@@ -40,7 +40,7 @@ fn push_and_pop_hand_over_every_item_in_order() {
         });
         let mut received = Vec::new();
         while received.len() < 2 {
-            match consumer.pop() {
+            match consumer.try_pop() {
                 Ok(value) => received.push(value),
                 Err(PopError::Empty) => thread::yield_now(),
                 Err(other) => panic!("{other:?}"),
@@ -89,7 +89,7 @@ fn a_dropped_producer_never_hides_its_last_item() {
         });
         let mut received = Vec::new();
         loop {
-            match consumer.pop() {
+            match consumer.try_pop() {
                 Ok(value) => received.push(value),
                 Err(PopError::Empty) => thread::yield_now(),
                 Err(PopError::Disconnected) => break,

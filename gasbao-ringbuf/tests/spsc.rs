@@ -45,7 +45,7 @@ proptest! {
         for op in ops {
             match op {
                 Op::Push(value) => {
-                    let result = producer.push(value);
+                    let result = producer.try_push(value);
                     if model.len() < capacity {
                         prop_assert!(result.is_ok());
                         model.push_back(value);
@@ -54,8 +54,8 @@ proptest! {
                     }
                 }
                 Op::Pop => match model.pop_front() {
-                    Some(value) => prop_assert_eq!(consumer.pop(), Ok(value)),
-                    None => prop_assert_eq!(consumer.pop(), Err(PopError::Empty)),
+                    Some(value) => prop_assert_eq!(consumer.try_pop(), Ok(value)),
+                    None => prop_assert_eq!(consumer.try_pop(), Err(PopError::Empty)),
                 },
                 Op::PushFrom(values) => {
                     let room = capacity - model.len();
@@ -93,7 +93,7 @@ fn every_item_is_dropped_exactly_once() {
         let drops = Arc::new(AtomicUsize::new(0));
         let (mut producer, mut consumer) = channel(8);
         for _ in 0..pushed {
-            producer.push(Counted(Arc::clone(&drops))).unwrap();
+            producer.try_push(Counted(Arc::clone(&drops))).unwrap();
         }
         let taken: Vec<Counted> = consumer.drain(popped).collect();
         assert_eq!(drops.load(Ordering::SeqCst), 0);
@@ -108,10 +108,10 @@ fn every_item_is_dropped_exactly_once() {
 #[test]
 fn a_gone_consumer_hands_the_item_back() {
     let (mut producer, consumer) = channel::<String>(4);
-    producer.push("meter 1".into()).unwrap();
+    producer.try_push("meter 1".into()).unwrap();
     drop(consumer);
     assert!(producer.is_abandoned());
-    match producer.push("meter 2".into()) {
+    match producer.try_push("meter 2".into()) {
         Err(PushError::Disconnected(item)) => assert_eq!(item, "meter 2"),
         other => panic!("{other:?}"),
     }
@@ -121,31 +121,31 @@ fn a_gone_consumer_hands_the_item_back() {
 #[test]
 fn a_gone_producer_leaves_its_items_then_disconnects() {
     let (mut producer, mut consumer) = channel(4);
-    producer.push(1).unwrap();
-    producer.push(2).unwrap();
+    producer.try_push(1).unwrap();
+    producer.try_push(2).unwrap();
     drop(producer);
     assert!(consumer.is_abandoned());
-    assert_eq!(consumer.pop(), Ok(1));
-    assert_eq!(consumer.pop(), Ok(2));
-    assert_eq!(consumer.pop(), Err(PopError::Disconnected));
+    assert_eq!(consumer.try_pop(), Ok(1));
+    assert_eq!(consumer.try_pop(), Ok(2));
+    assert_eq!(consumer.try_pop(), Err(PopError::Disconnected));
 }
 
 #[test]
 fn zero_sized_items_are_counted() {
     let (mut producer, mut consumer) = channel::<()>(3);
     for _ in 0..3 {
-        producer.push(()).unwrap();
+        producer.try_push(()).unwrap();
     }
-    assert_eq!(producer.push(()), Err(PushError::Full(())));
+    assert_eq!(producer.try_push(()), Err(PushError::Full(())));
     assert_eq!(consumer.drain(usize::MAX).count(), 3);
-    assert_eq!(consumer.pop(), Err(PopError::Empty));
+    assert_eq!(consumer.try_pop(), Err(PopError::Empty));
 }
 
 #[test]
 fn a_zero_capacity_queue_is_always_full() {
     let (mut producer, mut consumer) = channel::<u8>(0);
-    assert_eq!(producer.push(1), Err(PushError::Full(1)));
-    assert_eq!(consumer.pop(), Err(PopError::Empty));
+    assert_eq!(producer.try_push(1), Err(PushError::Full(1)));
+    assert_eq!(consumer.try_pop(), Err(PopError::Empty));
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn a_panicking_consumer_loses_nothing_and_drops_nothing_twice() {
     let drops = Arc::new(AtomicUsize::new(0));
     let (mut producer, mut consumer) = channel(8);
     for _ in 0..6 {
-        producer.push(Counted(Arc::clone(&drops))).unwrap();
+        producer.try_push(Counted(Arc::clone(&drops))).unwrap();
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         for (i, item) in consumer.drain(6).enumerate() {
@@ -217,7 +217,7 @@ fn threads_get_every_item_once_in_order() {
                         Some(reading) => {
                             let mut reading = reading;
                             loop {
-                                match producer.push(reading) {
+                                match producer.try_push(reading) {
                                     Ok(()) => break,
                                     Err(PushError::Full(back)) => {
                                         reading = back;
@@ -256,7 +256,7 @@ fn threads_get_every_item_once_in_order() {
                 got += 1;
             }
             if got == 0 {
-                match consumer.pop() {
+                match consumer.try_pop() {
                     Ok(reading) => {
                         assert_eq!(reading.seq, expected);
                         volume += reading.volume_milli_m3;
@@ -271,5 +271,67 @@ fn threads_get_every_item_once_in_order() {
         sender.join().unwrap();
         assert_eq!(expected, count, "batch {batch}");
         assert_eq!(volume, 3 * count * (count - 1) / 2, "batch {batch}");
+    }
+}
+
+#[test]
+fn waiting_calls_wait_for_the_other_side_and_learn_when_it_leaves() {
+    use std::time::{Duration, Instant};
+
+    use gasbao_ringbuf::WaitStrategy;
+    use gasbao_ringbuf::spsc::with_wait_strategy;
+
+    let strategies: &[WaitStrategy] = if cfg!(miri) {
+        &[WaitStrategy::Yield, WaitStrategy::Blocking]
+    } else {
+        &[
+            WaitStrategy::BusySpin,
+            WaitStrategy::Yield,
+            WaitStrategy::Backoff,
+            WaitStrategy::Blocking,
+        ]
+    };
+    for &strategy in strategies {
+        // A waiting pop gets the item pushed later, then hears the producer left.
+        let (mut producer, mut consumer) = with_wait_strategy::<u32>(2, strategy);
+        let popper = thread::spawn(move || (consumer.pop(), consumer.pop()));
+        thread::sleep(Duration::from_millis(10));
+        producer.push(7).unwrap();
+        drop(producer);
+        assert_eq!(
+            popper.join().unwrap(),
+            (Ok(7), Err(PopError::Disconnected)),
+            "{strategy:?}"
+        );
+
+        // A waiting push gets room when the consumer pops, and its item back
+        // when the consumer leaves.
+        let (mut producer, mut consumer) = with_wait_strategy::<u32>(1, strategy);
+        producer.try_push(1).unwrap();
+        let pusher = thread::spawn(move || {
+            let first = producer.push(2);
+            let second = producer.push(3);
+            (first, second)
+        });
+        thread::sleep(Duration::from_millis(10));
+        assert_eq!(consumer.pop(), Ok(1));
+        assert_eq!(consumer.pop(), Ok(2));
+        drop(consumer);
+        assert_eq!(
+            pusher.join().unwrap(),
+            (Ok(()), Err(PushError::Disconnected(3))),
+            "{strategy:?}"
+        );
+
+        // Timeouts give up after about the time asked.
+        let (mut producer, mut consumer) = with_wait_strategy::<u32>(1, strategy);
+        let started = Instant::now();
+        assert_eq!(consumer.pop_timeout(Duration::from_millis(20)), Err(PopError::Empty));
+        producer.try_push(1).unwrap();
+        assert_eq!(
+            producer.push_timeout(2, Duration::from_millis(20)),
+            Err(PushError::Full(2))
+        );
+        assert!(started.elapsed() >= Duration::from_millis(40), "{strategy:?}");
     }
 }

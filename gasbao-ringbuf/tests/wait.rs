@@ -69,3 +69,24 @@ fn a_busy_spinning_consumer_burns_its_core() {
     let (cpu, _) = idle_then_wake(WaitStrategy::BusySpin, idle);
     assert!(cpu > idle / 3, "a spinning consumer used only {cpu:?} in {idle:?}");
 }
+
+#[test]
+fn an_idle_blocking_spsc_consumer_sleeps_and_wakes_promptly() {
+    let (mut producer, mut consumer) = gasbao_ringbuf::spsc::with_wait_strategy::<Instant>(16, WaitStrategy::Blocking);
+    let waiter = thread::spawn(move || {
+        let before = thread_cpu_time();
+        let pushed_at = consumer.pop().unwrap();
+        (thread_cpu_time() - before, pushed_at.elapsed())
+    });
+    thread::sleep(Duration::from_millis(300));
+    producer.push(Instant::now()).unwrap();
+    let (cpu, woke_after) = waiter.join().unwrap();
+    assert!(
+        cpu < Duration::from_millis(10),
+        "blocking SPSC consumer used {cpu:?} idling"
+    );
+    assert!(
+        woke_after < Duration::from_millis(50),
+        "woke {woke_after:?} after the push"
+    );
+}

@@ -165,11 +165,13 @@ impl<E: Send + Sync + 'static> Builder<E> {
             true,
             Box::new(move |ring, me, hook| {
                 consumer::run(ring, me, hook, move |ring, sequence, end_of_batch| {
-                    // SAFETY: as for `consumer`, and the builder checked that
-                    // every other consumer is before us (done with this event) or
-                    // after us (not yet at it): we are its only user.
                     ring.with_event(sequence, |event| {
-                        handler(unsafe { &mut *event }, sequence, end_of_batch)
+                        // SAFETY: as for `consumer`, and the builder checked
+                        // that every other consumer is before us (done with
+                        // this event) or after us (not yet at it): we are its
+                        // only user.
+                        let event = unsafe { &mut *event };
+                        handler(event, sequence, end_of_batch)
                     });
                 });
             }),
@@ -267,11 +269,11 @@ impl<E: Send + Sync + 'static> Builder<E> {
         let mut before = vec![vec![false; n]; n];
         for i in 0..n {
             for &d in &self.consumers[i].depends_on {
+                // Dependencies come earlier, so `before[d]` is complete.
+                let upstream = before[d].clone();
                 before[i][d] = true;
-                for j in 0..n {
-                    if before[d][j] {
-                        before[i][j] = true;
-                    }
+                for (j, is_before) in upstream.into_iter().enumerate() {
+                    before[i][j] |= is_before;
                 }
             }
         }
