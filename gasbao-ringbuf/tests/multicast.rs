@@ -3,6 +3,8 @@
 //! downstream, and shutdown, panics and drops behave.
 #![cfg(not(gasbao_loom))]
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use gasbao_ringbuf::multicast::{BuildError, Builder, ConsumerPanicked};
 use gasbao_ringbuf::{PushError, WaitStrategy};
 use proptest::prelude::*;
+use support::Counted;
 
 const STRATEGIES: [WaitStrategy; 4] = [
     WaitStrategy::BusySpin,
@@ -328,15 +331,6 @@ fn build_refuses_what_cannot_run_safely() {
     let (producer, consumers) = builder.build_single_producer().unwrap();
     drop(producer);
     consumers.join().unwrap();
-}
-
-/// Counts drops, to prove each pre-allocated event is dropped exactly once.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! items that count their drops.
 #![cfg(not(gasbao_loom))]
 
+mod support;
+
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::thread;
 use gasbao_ringbuf::spsc::channel;
 use gasbao_ringbuf::{PopError, PushError};
 use proptest::prelude::*;
+use support::Counted;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -74,16 +77,6 @@ proptest! {
             prop_assert_eq!(consumer.available(), model.len());
             prop_assert_eq!(producer.free(), capacity - model.len());
         }
-    }
-}
-
-/// An item that counts how often it is dropped.
-#[derive(Debug)]
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
