@@ -1,8 +1,10 @@
-//! gasbao-ringbuf's SPSC queue beside rtrb and crossbeam's `ArrayQueue`, in
-//! one binary: capacity 1024, `u64` items, single items and batches of 32.
+//! gasbao-ringbuf's SPSC queue beside rtrb, crossbeam's `ArrayQueue` and
+//! (on one thread, through its event poller) the disruptor, in one binary:
+//! capacity 1024, `u64` items, single items and batches of 32.
 //!
 //! `cargo bench --bench ringbuf`. The two threads of the 1->1 runs are not
-//! pinned to cores (the crate has no dependencies to pin them with).
+//! pinned to cores; `benches/ringbuf_peers.rs` has the pinned comparison of
+//! every topology.
 
 use std::hint::black_box;
 use std::thread;
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
+use disruptor::Producer as _;
 use gasbao::ringbuf::{WaitStrategy, spsc};
 
 const CAPACITY: usize = 1024;
@@ -41,6 +44,23 @@ fn single_thread(c: &mut Criterion) {
             black_box(queue.pop())
         })
     });
+    // The disruptor on one thread: publish, then read it back through an
+    // event poller instead of a consumer thread.
+    let (mut poller, builder) =
+        disruptor::build_single_producer(CAPACITY, || 0u64, disruptor::BusySpin).new_event_poller();
+    let mut disruptor_producer = builder.build();
+    group.bench_function("disruptor_poller", |b| {
+        b.iter(|| {
+            disruptor_producer.publish(|e| *e = black_box(7));
+            let mut sum = 0;
+            if let Ok(mut events) = poller.poll() {
+                for e in &mut events {
+                    sum += *e;
+                }
+            }
+            black_box(sum)
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("spsc_single_thread_batch32_u64");
@@ -62,6 +82,27 @@ fn single_thread(c: &mut Criterion) {
                 Ok(chunk) => chunk.into_iter().sum::<u64>(),
                 Err(_) => 0,
             };
+            black_box(sum)
+        })
+    });
+    let (mut poller, builder) =
+        disruptor::build_single_producer(CAPACITY, || 0u64, disruptor::BusySpin).new_event_poller();
+    let mut disruptor_producer = builder.build();
+    group.bench_function("disruptor_batch_poller", |b| {
+        b.iter(|| {
+            let mut i = 0;
+            disruptor_producer.batch_publish(BATCH, |events| {
+                for e in events {
+                    *e = i;
+                    i += 1;
+                }
+            });
+            let mut sum = 0;
+            if let Ok(mut events) = poller.poll() {
+                for e in &mut events {
+                    sum += *e;
+                }
+            }
             black_box(sum)
         })
     });
