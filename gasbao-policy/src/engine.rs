@@ -15,6 +15,7 @@ use crate::evaluator::{self, Cached, Evaluator, Failure};
 use crate::limits::Limits;
 use crate::log::{DecisionLog, DecisionRecord, mask_personal_fields};
 use crate::prepared::{ExecutionPath, FastPathRefusal, PreparedBundle};
+use crate::{input, output};
 
 /// Evaluates the active policy bundle for many threads at once.
 ///
@@ -202,7 +203,9 @@ impl PolicyEngine {
     /// # Errors
     ///
     /// [`EvaluationError`] naming the entrypoint: unknown to the active
-    /// bundle, an input that is not a JSON document, an undefined result, a
+    /// bundle, an input that is not a JSON document (a map with non-string
+    /// keys, an integer beyond 64 bits, or a NaN or infinite float, which
+    /// Rego cannot represent), an undefined result, a
     /// limit exceeded, a policy runtime error, an output of the wrong shape,
     /// or a decision log that could not record the decision.
     pub fn evaluate<I, O>(&self, entrypoint: &str, input: &I) -> Result<Decision<O>, EvaluationError>
@@ -210,7 +213,7 @@ impl PolicyEngine {
         I: Serialize + ?Sized,
         O: DeserializeOwned,
     {
-        let input = serde_json::to_value(input).map_err(|source| EvaluationError::Input { source })?;
+        let input = input::to_engine_value(input).map_err(|source| EvaluationError::Input { source })?;
         self.decide(entrypoint, input)
     }
 
@@ -221,6 +224,7 @@ impl PolicyEngine {
     /// [`EvaluationError::Input`] if `input` is not JSON; otherwise as
     /// [`evaluate`](Self::evaluate).
     pub fn evaluate_json(&self, entrypoint: &str, input: &str) -> Result<Decision<serde_json::Value>, EvaluationError> {
+        // Parsed straight into the engine's value: no intermediate tree.
         let input = serde_json::from_str(input).map_err(|source| EvaluationError::Input { source })?;
         self.decide(entrypoint, input)
     }
@@ -228,7 +232,7 @@ impl PolicyEngine {
     fn decide<O: DeserializeOwned>(
         &self,
         entrypoint: &str,
-        input: serde_json::Value,
+        input: regorus::Value,
     ) -> Result<Decision<O>, EvaluationError> {
         let shared = &*self.shared;
         let generation = shared.generation.load(Ordering::Acquire);
@@ -259,7 +263,7 @@ fn decide_with<O: DeserializeOwned>(
     evaluator: &mut Evaluator,
     bundle: &PreparedBundle,
     entrypoint: &str,
-    input: serde_json::Value,
+    input: regorus::Value,
     log: Option<&dyn DecisionLog>,
 ) -> Result<Decision<O>, EvaluationError> {
     let Some(index) = bundle.entrypoint_index(entrypoint) else {
@@ -269,42 +273,40 @@ fn decide_with<O: DeserializeOwned>(
         });
     };
     let rule = &*bundle.entrypoints[index];
-    let (engine_input, logged_input) = match log {
-        // The log needs the input afterwards; without one it is moved.
-        Some(_) => (regorus::Value::from(input.clone()), Some(input)),
-        None => (regorus::Value::from(input), None),
+    // The log needs the input afterwards, as JSON; the engine consumes its copy.
+    let logged_input = match log {
+        Some(_) => Some(serde_json::to_value(&input).map_err(|source| EvaluationError::Input { source })?),
+        None => None,
     };
     let started = Instant::now();
-    let value = evaluator
-        .evaluate(rule, engine_input)
-        .map_err(|failure| match failure {
-            Failure::Undefined => EvaluationError::Undefined {
-                entrypoint: rule.to_owned(),
-            },
-            Failure::TimeLimit(limit) => EvaluationError::TimeLimit {
-                entrypoint: rule.to_owned(),
-                limit,
-            },
-            Failure::InstructionLimit(limit) => EvaluationError::InstructionLimit {
-                entrypoint: rule.to_owned(),
-                limit,
-            },
-            Failure::Runtime { location, message } => EvaluationError::Runtime {
-                entrypoint: rule.to_owned(),
-                location,
-                message,
-            },
-        })?;
+    let value = evaluator.evaluate(rule, input).map_err(|failure| match failure {
+        Failure::Undefined => EvaluationError::Undefined {
+            entrypoint: rule.to_owned(),
+        },
+        Failure::TimeLimit(limit) => EvaluationError::TimeLimit {
+            entrypoint: rule.to_owned(),
+            limit,
+        },
+        Failure::InstructionLimit(limit) => EvaluationError::InstructionLimit {
+            entrypoint: rule.to_owned(),
+            limit,
+        },
+        Failure::Runtime { location, message } => EvaluationError::Runtime {
+            entrypoint: rule.to_owned(),
+            location,
+            message,
+        },
+    })?;
     let duration = started.elapsed();
     let output_error = |source| EvaluationError::Output {
         entrypoint: rule.to_owned(),
         source,
     };
-    let result = serde_json::to_value(&value).map_err(output_error)?;
-    let output = O::deserialize(&result).map_err(output_error)?;
+    let output = output::from_engine_value(&value).map_err(output_error)?;
     let path = evaluator.path();
     if let (Some(log), Some(mut input)) = (log, logged_input) {
         mask_personal_fields(&mut input, &bundle.personal_fields);
+        let result = serde_json::to_value(&value).map_err(output_error)?;
         let record = DecisionRecord {
             revision: &bundle.revision,
             entrypoint: rule,

@@ -73,6 +73,7 @@ mod bundle;
 mod engine;
 mod error;
 mod evaluator;
+mod input;
 #[cfg(feature = "journal-log")]
 mod journal_log;
 mod limits;
@@ -80,6 +81,7 @@ mod location;
 mod log;
 mod manifest;
 mod nesting;
+mod output;
 mod prepared;
 mod recursion;
 mod subsidy;

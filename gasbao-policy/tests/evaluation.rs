@@ -95,6 +95,20 @@ fn input_that_is_not_a_json_document_is_refused() {
             engine.evaluate::<_, bool>("p/number", &tuple_keys),
             Err(EvaluationError::Input { .. })
         ));
+        // Rego has no NaN or infinity: a broken reading is refused, not
+        // decided on as if it were null.
+        for broken in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let input = HashMap::from([("a", 6.0), ("b", broken)]);
+            match engine.evaluate::<_, f64>("p/ratio", &input) {
+                Err(EvaluationError::Input { source }) => {
+                    assert!(source.to_string().contains("non-finite"), "{source}")
+                }
+                other => panic!("{broken}: {other:?}"),
+            }
+        }
+        // And the engine decides on afterwards.
+        let input = HashMap::from([("a", 6.0), ("b", 3.0)]);
+        assert_eq!(engine.evaluate::<_, f64>("p/ratio", &input).unwrap().output, 2.0);
     }
 }
 
