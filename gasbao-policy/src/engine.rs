@@ -239,6 +239,9 @@ impl PolicyEngine {
         let mut cached = match evaluator::take(&shared.token, generation) {
             Some(cached) => cached,
             None => {
+                // Off the hot path: the moment to drop entries of engines
+                // that no longer exist.
+                evaluator::prune();
                 let (generation, bundle) = {
                     let active = shared.active.read().unwrap_or_else(PoisonError::into_inner);
                     (active.0, Arc::clone(&active.1))
@@ -252,8 +255,13 @@ impl PolicyEngine {
                 }
             }
         };
-        let bundle = Arc::clone(&cached.bundle);
-        let result = decide_with(&mut cached.evaluator, &bundle, entrypoint, input, shared.log.as_deref());
+        let result = decide_with(
+            &mut cached.evaluator,
+            &cached.bundle,
+            entrypoint,
+            input,
+            shared.log.as_deref(),
+        );
         evaluator::put_back(cached);
         result
     }

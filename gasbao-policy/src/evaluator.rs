@@ -199,10 +199,16 @@ pub(crate) fn put_back(entry: Cached) {
     // During thread teardown the cache is gone; the evaluator is simply dropped.
     let _ = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
-        cache.retain(|c| c.owner.strong_count() > 0);
         if cache.len() >= CACHE_ENTRIES {
             cache.remove(0);
         }
         cache.push(entry);
     });
+}
+
+/// Drops this thread's evaluators for engines that no longer exist, and the
+/// bundles they hold. Called when an evaluator is about to be built, not on
+/// every decision.
+pub(crate) fn prune() {
+    let _ = CACHE.try_with(|cache| cache.borrow_mut().retain(|c| c.owner.strong_count() > 0));
 }
