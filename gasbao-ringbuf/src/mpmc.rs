@@ -130,15 +130,36 @@ impl<T> Shared<T> {
         self.slots.len()
     }
 
+    /// Whether a producer at `position` may write its slot (Acquire: the
+    /// last lap's consumer has finished reading it).
+    #[inline]
+    fn is_free(&self, position: usize) -> bool {
+        self.slot(position).stamp.load(Ordering::Acquire) == position
+    }
+
+    /// Whether the item for `position` is published (Acquire: its value is visible).
+    #[inline]
+    fn is_ready(&self, position: usize) -> bool {
+        self.slot(position).stamp.load(Ordering::Acquire) == position.wrapping_add(1)
+    }
+
+    /// Whether the next push would find room, as far as can be seen now.
+    fn tail_free(&self) -> bool {
+        self.is_free(self.tail.load(Ordering::Relaxed))
+    }
+
+    /// Whether the next pop would find an item, as far as can be seen now.
+    fn head_ready(&self) -> bool {
+        self.is_ready(self.head.load(Ordering::Relaxed))
+    }
+
     /// Claims up to `max` consecutive free positions from the tail; returns
     /// the first and how many (0 if the queue is full).
     fn claim_free(&self, max: usize) -> (usize, usize) {
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             let mut free = 0;
-            while free < max
-                && self.slot(tail.wrapping_add(free)).stamp.load(Ordering::Acquire) == tail.wrapping_add(free)
-            {
+            while free < max && self.is_free(tail.wrapping_add(free)) {
                 free += 1;
             }
             if free == 0 {
@@ -168,10 +189,7 @@ impl<T> Shared<T> {
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let mut ready = 0;
-            while ready < max
-                && self.slot(head.wrapping_add(ready)).stamp.load(Ordering::Acquire)
-                    == head.wrapping_add(ready).wrapping_add(1)
-            {
+            while ready < max && self.is_ready(head.wrapping_add(ready)) {
                 ready += 1;
             }
             if ready == 0 {
@@ -317,14 +335,7 @@ impl<T> Producer<T> {
         loop {
             let room = shared.strategy.wait_until(
                 &shared.not_full,
-                || {
-                    shared.consumers_gone()
-                        || shared
-                            .slot(shared.tail.load(Ordering::Relaxed))
-                            .stamp
-                            .load(Ordering::Acquire)
-                            == shared.tail.load(Ordering::Relaxed)
-                },
+                || shared.consumers_gone() || shared.tail_free(),
                 deadline,
             );
             match self.try_push(value) {
@@ -445,12 +456,7 @@ impl<T> Consumer<T> {
             }
             let ready = shared.strategy.wait_until(
                 &shared.not_empty,
-                || {
-                    shared.producers_gone() || {
-                        let head = shared.head.load(Ordering::Relaxed);
-                        shared.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1)
-                    }
-                },
+                || shared.producers_gone() || shared.head_ready(),
                 deadline,
             );
             if !ready {
@@ -522,8 +528,7 @@ impl<T> Consumer<T> {
         }
         // Every producer published before it left (Release/Acquire on the
         // count); one more look finds anything they pushed.
-        let head = self.shared.head.load(Ordering::Relaxed);
-        if self.shared.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1) {
+        if self.shared.head_ready() {
             PopError::Empty
         } else {
             PopError::Disconnected

@@ -79,7 +79,7 @@ fn wait_for<E>(ring: &Ring<E>, me: usize, next: u64) -> Option<u64> {
         if now > next {
             return Some(now);
         }
-        if ring.halted.load(Ordering::Acquire) {
+        if ring.is_halted() {
             return None;
         }
         if upstream_finished() {
@@ -90,7 +90,7 @@ fn wait_for<E>(ring: &Ring<E>, me: usize, next: u64) -> Option<u64> {
         }
         ring.strategy.wait_until(
             &ring.arrivals,
-            || available() > next || ring.halted.load(Ordering::Acquire) || upstream_finished(),
+            || available() > next || ring.is_halted() || upstream_finished(),
             None,
         );
     }

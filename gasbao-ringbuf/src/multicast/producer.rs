@@ -143,16 +143,10 @@ impl<E> SingleProducer<E> {
     }
 
     fn wait_for_room(&mut self, n: u64, deadline: Option<Instant>) {
-        if self.has_room(n) {
-            return;
+        if !self.has_room(n) {
+            let next = self.next;
+            self.ring.wait_for_room(|| next, n, deadline);
         }
-        let ring = &*self.ring;
-        let needed = (self.next + n).saturating_sub(ring.capacity());
-        ring.strategy.wait_until(
-            &ring.room,
-            || ring.gating_sequence() >= needed || ring.halted.load(Ordering::Acquire),
-            deadline,
-        );
     }
 
     /// The number of events in the ring.
@@ -164,7 +158,7 @@ impl<E> SingleProducer<E> {
     /// Whether a consumer panicked: nothing published now would be handled.
     #[must_use]
     pub fn is_abandoned(&self) -> bool {
-        self.ring.halted.load(Ordering::Acquire)
+        self.ring.is_halted()
     }
 }
 
@@ -339,15 +333,7 @@ impl<E> MultiProducer<E> {
 
     fn wait_for_room(&self, n: u64) {
         let ring = &*self.ring;
-        ring.strategy.wait_until(
-            &ring.room,
-            || {
-                let claimed = ring.cursor.load(Ordering::Relaxed);
-                (claimed + n).saturating_sub(ring.capacity()) <= ring.gating_sequence()
-                    || ring.halted.load(Ordering::Acquire)
-            },
-            None,
-        );
+        ring.wait_for_room(|| ring.cursor.load(Ordering::Relaxed), n, None);
     }
 
     /// The number of events in the ring.
@@ -359,7 +345,7 @@ impl<E> MultiProducer<E> {
     /// Whether a consumer panicked: nothing published now would be handled.
     #[must_use]
     pub fn is_abandoned(&self) -> bool {
-        self.ring.halted.load(Ordering::Acquire)
+        self.ring.is_halted()
     }
 }
 

@@ -1,6 +1,8 @@
 //! The shared state of a multicast ring: the pre-allocated events, where the
 //! producers are, and how far each consumer has got.
 
+use std::time::Instant;
+
 use crate::cache_padded::CachePadded;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
 use crate::wait::{Signal, WaitStrategy};
@@ -117,6 +119,23 @@ impl<E> Ring<E> {
                 sequence
             }
         }
+    }
+
+    /// Whether a consumer panicked, so that the ring takes no more events.
+    pub(crate) fn is_halted(&self) -> bool {
+        self.halted.load(Ordering::Acquire)
+    }
+
+    /// Waits, as the ring's strategy says, until `n` events from `next()`
+    /// on fit within a lap of the slowest gating consumer, the ring halts,
+    /// or `deadline` passes. `next` is read anew at each look: for several
+    /// producers it is the claim cursor, which the others move.
+    pub(crate) fn wait_for_room(&self, next: impl Fn() -> u64, n: u64, deadline: Option<Instant>) {
+        self.strategy.wait_until(
+            &self.room,
+            || (next() + n).saturating_sub(self.capacity()) <= self.gating_sequence() || self.is_halted(),
+            deadline,
+        );
     }
 
     /// Whether a multi-producer publisher skipped `sequence`.
