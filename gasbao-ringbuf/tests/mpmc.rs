@@ -14,14 +14,7 @@ use std::time::{Duration, Instant};
 use gasbao_ringbuf::mpmc::{channel, with_wait_strategy};
 use gasbao_ringbuf::{PopError, PushError, WaitStrategy};
 use proptest::prelude::*;
-use support::Counted;
-
-const STRATEGIES: [WaitStrategy; 4] = [
-    WaitStrategy::BusySpin,
-    WaitStrategy::Yield,
-    WaitStrategy::Backoff,
-    WaitStrategy::Blocking,
-];
+use support::{Counted, STRATEGIES, model_config};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -41,11 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 256 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(model_config(256, 8))]
 
     /// On one thread, every operation does what a bounded `VecDeque` with
     /// the queue's capacity (the requested one rounded up to a power of two, at

@@ -12,14 +12,7 @@ use std::time::Duration;
 use gasbao_ringbuf::multicast::{BuildError, Builder, ConsumerPanicked};
 use gasbao_ringbuf::{PushError, WaitStrategy};
 use proptest::prelude::*;
-use support::Counted;
-
-const STRATEGIES: [WaitStrategy; 4] = [
-    WaitStrategy::BusySpin,
-    WaitStrategy::Yield,
-    WaitStrategy::Backoff,
-    WaitStrategy::Blocking,
-];
+use support::{Counted, STRATEGIES, model_config};
 
 fn events() -> u64 {
     if cfg!(miri) { 50 } else { 100_000 }
@@ -357,36 +350,35 @@ fn events_are_dropped_once_when_the_ring_goes() {
 }
 
 #[test]
-fn the_last_event_always_ends_a_batch() {
-    let batches = Arc::new(AtomicUsize::new(0));
-    let last_flag = Arc::new(AtomicBool::new(false));
+fn a_batch_ends_only_where_the_producer_published_and_at_the_last_event() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
     let mut builder = Builder::new(64, || ()).wait_strategy(WaitStrategy::Yield);
     builder.consumer("c", &[], {
-        let (batches, last_flag) = (batches.clone(), last_flag.clone());
-        move |_: &(), sequence, end_of_batch| {
-            batches.fetch_add(usize::from(end_of_batch), Ordering::Relaxed);
-            if sequence == 999 {
-                last_flag.store(end_of_batch, Ordering::Relaxed);
-            }
-        }
+        let seen = seen.clone();
+        move |_: &(), sequence, end_of_batch| seen.lock().unwrap().push((sequence, end_of_batch))
     });
     let (mut producer, consumers) = builder.build_single_producer().unwrap();
+    // 125 batches of 8, each published with one store: a consumer can only
+    // ever find whole batches, so its own batches end where one of these does.
     for _ in 0..1000 / 8 {
         producer.publish_batch(8, |_, _| {}).unwrap();
     }
     drop(producer);
     consumers.join().unwrap();
-    assert!(last_flag.load(Ordering::Relaxed));
-    let batches = batches.load(Ordering::Relaxed);
-    assert!((1..=1000).contains(&batches), "{batches}");
+    let seen = seen.lock().unwrap();
+    let sequences: Vec<u64> = seen.iter().map(|&(sequence, _)| sequence).collect();
+    assert_eq!(sequences, (0..1000).collect::<Vec<_>>());
+    for &(sequence, end_of_batch) in seen.iter() {
+        assert!(
+            !end_of_batch || sequence % 8 == 7,
+            "a batch ended inside a published batch, at {sequence}"
+        );
+    }
+    assert_eq!(seen.last(), Some(&(999, true)));
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 64 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(model_config(64, 4))]
 
     /// Whatever mix of single and batch publishes, every consumer of a
     /// pipeline sees exactly the published sequence of values, as a

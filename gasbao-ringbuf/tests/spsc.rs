@@ -13,7 +13,7 @@ use std::thread;
 use gasbao_ringbuf::spsc::channel;
 use gasbao_ringbuf::{PopError, PushError};
 use proptest::prelude::*;
-use support::Counted;
+use support::{Counted, model_config};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -33,12 +33,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    // Miri runs few cases, and cannot write proptest's failure files.
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 256 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(model_config(256, 8))]
 
     /// Every operation does what a bounded `VecDeque` of the same capacity does.
     #[test]
