@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use regorus::unstable::{Expr, Literal, Module, Query, Rule, RuleHead};
+use regorus::unstable::{Expr, Literal, Module, Query, Ref, Rule, RuleHead};
 
 use crate::error::LoadError;
 use crate::location::SourceLocation;
@@ -192,13 +192,7 @@ impl References<'_> {
                 Literal::SomeVars { .. } => {}
                 Literal::SomeIn {
                     key, value, collection, ..
-                } => {
-                    if let Some(key) = key {
-                        self.expr(key);
-                    }
-                    self.expr(value);
-                    self.expr(collection);
-                }
+                } => self.membership(key.as_ref(), value, collection),
                 Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => self.expr(expr),
                 Literal::Every { domain, query, .. } => {
                     self.expr(domain);
@@ -206,6 +200,15 @@ impl References<'_> {
                 }
             }
         }
+    }
+
+    /// `key, value in collection`, in `some ... in` and as an expression.
+    fn membership(&mut self, key: Option<&Ref<Expr>>, value: &Expr, collection: &Expr) {
+        if let Some(key) = key {
+            self.expr(key);
+        }
+        self.expr(value);
+        self.expr(collection);
     }
 
     fn expr(&mut self, expr: &Expr) {
@@ -244,13 +247,7 @@ impl References<'_> {
             }
             Expr::Membership {
                 key, value, collection, ..
-            } => {
-                if let Some(key) = key {
-                    self.expr(key);
-                }
-                self.expr(value);
-                self.expr(collection);
-            }
+            } => self.membership(key.as_ref(), value, collection),
             #[allow(unreachable_patterns)]
             _ => {}
         }
