@@ -123,7 +123,11 @@ unsafe impl<T: Send> Send for Shared<T> {}
 impl<T> Shared<T> {
     #[inline]
     fn slot(&self, position: usize) -> &Slot<T> {
-        &self.slots[position & self.mask]
+        let index = position & self.mask;
+        debug_assert!(index < self.slots.len());
+        // SAFETY: the slot count is a power of two and `mask` is one less,
+        // so the masked index is below it (no bounds check, as in `spsc`).
+        unsafe { self.slots.get_unchecked(index) }
     }
 
     fn laps(&self) -> usize {

@@ -89,7 +89,11 @@ impl<E> Ring<E> {
     #[inline]
     pub(crate) fn with_event<R>(&self, sequence: u64, f: impl FnOnce(*mut E) -> R) -> R {
         // Truncation is the point: the mask keeps the index below the slot count.
-        self.events[(sequence & self.mask) as usize].with_mut(f)
+        let index = (sequence & self.mask) as usize;
+        debug_assert!(index < self.events.len());
+        // SAFETY: the event count is a power of two and `mask` is one less,
+        // so the masked index is below it (no bounds check, as in `spsc`).
+        unsafe { self.events.get_unchecked(index) }.with_mut(f)
     }
 
     /// The slowest gating consumer's sequence: producers may fill up to a lap past it.
