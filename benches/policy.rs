@@ -6,7 +6,8 @@
 //!   already converted to regorus values (the engines alone); the VM with the
 //!   typed conversion a regorus user writes (struct to value, value to
 //!   struct); gasbao typed, on both paths.
-//! - `scaling`: decisions per second on 1 and 2 threads sharing one engine.
+//! - `scaling`: decisions per second on 1 and 2 threads sharing one engine,
+//!   on each path.
 //! - `reload`: activating a prepared bundle then the first decision on it;
 //!   and a whole reload (parse, compile, tests, agreement, swap).
 
@@ -106,14 +107,18 @@ fn decide_on_threads(
 
 fn scaling(c: &mut Criterion) {
     let applications = Arc::new(applications());
-    let engine = PolicyEngine::new(PreparedBundle::new(&Bundle::from_dir(BUNDLE).unwrap()).unwrap());
+    let bundle = Bundle::from_dir(BUNDLE).unwrap();
+    let compiled = PolicyEngine::new(PreparedBundle::new(&bundle).unwrap());
+    let interpreted = PolicyEngine::new(PreparedBundle::with_fast_path(&bundle, FastPath::Never).unwrap());
     let mut group = c.benchmark_group("policy_scaling");
     group.throughput(Throughput::Elements(1));
     group.sample_size(20);
-    for threads in [1, 2] {
-        group.bench_function(format!("{threads}_threads"), |b| {
-            b.iter_custom(|iters| decide_on_threads(&engine, &applications, threads, iters.max(threads)))
-        });
+    for (path, engine) in [("compiled", &compiled), ("interpreted", &interpreted)] {
+        for threads in [1, 2] {
+            group.bench_function(format!("{path}_{threads}_threads"), |b| {
+                b.iter_custom(|iters| decide_on_threads(engine, &applications, threads, iters.max(threads)))
+            });
+        }
     }
     group.finish();
 }
