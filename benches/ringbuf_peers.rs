@@ -168,12 +168,10 @@ fn gasbao_spsc_batch<T: Item>() -> Duration {
             let mut sum = 0;
             let mut seen = 0;
             while seen < ITEMS {
-                let before = seen;
                 for item in consumer.drain(BATCH) {
                     sum += item.value();
                     seen += 1;
                 }
-                if seen == before {}
             }
             sum
         },
