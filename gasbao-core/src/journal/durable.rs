@@ -105,14 +105,24 @@ impl DurablePoint {
         let durable = self.get();
         let failed = self.failed.get().is_some();
         let mut next_leader = true;
-        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-        waiters.retain(|(through, thread)| {
-            let done = failed || *through <= durable;
-            if done || std::mem::take(&mut next_leader) {
-                thread.unpark();
-                return false;
+        let mut woken = Vec::new();
+        {
+            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut i = 0;
+            while i < waiters.len() {
+                let done = failed || waiters[i].0 <= durable;
+                if done || std::mem::take(&mut next_leader) {
+                    woken.push(waiters.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
             }
-            true
-        });
+        }
+        // Unparked after the lock is released: the first woken appenders
+        // list themselves again for their next record while the rest are
+        // being woken, instead of sleeping on this lock.
+        for thread in woken {
+            thread.unpark();
+        }
     }
 }
