@@ -105,23 +105,18 @@ impl DurablePoint {
         let durable = self.get();
         let failed = self.failed.get().is_some();
         let mut next_leader = true;
-        let mut woken = Vec::new();
-        {
+        let woken: Vec<(u64, Thread)> = {
             let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut i = 0;
-            while i < waiters.len() {
-                let done = failed || waiters[i].0 <= durable;
-                if done || std::mem::take(&mut next_leader) {
-                    woken.push(waiters.swap_remove(i).1);
-                } else {
-                    i += 1;
-                }
-            }
-        }
+            let (woken, waiting) = std::mem::take(&mut *waiters)
+                .into_iter()
+                .partition(|(through, _)| failed || *through <= durable || std::mem::take(&mut next_leader));
+            *waiters = waiting;
+            woken
+        };
         // Unparked after the lock is released: the first woken appenders
         // list themselves again for their next record while the rest are
         // being woken, instead of sleeping on this lock.
-        for thread in woken {
+        for (_, thread) in woken {
             thread.unpark();
         }
     }
