@@ -85,6 +85,8 @@ mod output;
 mod prepared;
 mod recursion;
 mod subsidy;
+#[cfg(test)]
+mod test_documents;
 mod testing;
 
 pub use bundle::{Bundle, DATA_FILE, MANIFEST_FILE, PolicyModule};

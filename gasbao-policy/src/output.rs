@@ -187,6 +187,7 @@ mod tests {
 
     use super::from_engine_value;
     use crate::SubsidyDecision;
+    use crate::test_documents::json_documents;
 
     /// What the output went through before: regorus's JSON form, then serde_json.
     fn through_json<O: serde::de::DeserializeOwned>(value: &regorus::Value) -> Result<O, serde_json::Error> {
@@ -196,23 +197,7 @@ mod tests {
     /// JSON documents whose floats all have a fraction: Rego does not tell
     /// `3.0` from `3`, and reads both back as the integer.
     fn documents() -> impl Strategy<Value = serde_json::Value> {
-        let leaf = prop_oneof![
-            Just(serde_json::Value::Null),
-            any::<bool>().prop_map(serde_json::Value::from),
-            any::<i64>().prop_map(serde_json::Value::from),
-            any::<u64>().prop_map(serde_json::Value::from),
-            (-1e12f64..1e12)
-                .prop_filter("has a fraction", |f| f.fract() != 0.0)
-                .prop_map(serde_json::Value::from),
-            ".{0,8}".prop_map(serde_json::Value::from),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
-                prop::collection::btree_map(".{0,6}", inner, 0..6)
-                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-            ]
-        })
+        json_documents((-1e12f64..1e12).prop_filter("has a fraction", |f| f.fract() != 0.0))
     }
 
     proptest! {
