@@ -18,6 +18,7 @@ use support::{Counted, model_config};
 #[derive(Debug, Clone)]
 enum Op {
     Push(u32),
+    PushWith(u32),
     Pop,
     PushFrom(Vec<u32>),
     Drain(usize),
@@ -26,6 +27,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         any::<u32>().prop_map(Op::Push),
+        any::<u32>().prop_map(Op::PushWith),
         Just(Op::Pop),
         proptest::collection::vec(any::<u32>(), 0..12).prop_map(Op::PushFrom),
         (0usize..12).prop_map(Op::Drain),
@@ -50,6 +52,21 @@ proptest! {
                     } else {
                         prop_assert_eq!(result, Err(PushError::Full(value)));
                     }
+                }
+                Op::PushWith(value) => {
+                    let called = std::cell::Cell::new(false);
+                    let result = producer.try_push_with(|| {
+                        called.set(true);
+                        value
+                    });
+                    if model.len() < capacity {
+                        prop_assert!(result.is_ok());
+                        model.push_back(value);
+                    } else {
+                        prop_assert!(matches!(result, Err(PushError::Full(_))));
+                    }
+                    // The item is made exactly when it fits.
+                    prop_assert_eq!(called.get(), result.is_ok());
                 }
                 Op::Pop => match model.pop_front() {
                     Some(value) => prop_assert_eq!(consumer.try_pop(), Ok(value)),
@@ -104,6 +121,26 @@ fn a_gone_consumer_hands_the_item_back() {
         other => panic!("{other:?}"),
     }
     assert_eq!(producer.push_from(&mut ["meter 3".to_owned()].into_iter()), 0);
+}
+
+#[test]
+fn an_item_made_in_place_is_made_only_when_it_can_be_pushed() {
+    let (mut producer, consumer) = channel::<String>(1);
+    // A panicking `make` publishes nothing and leaves the queue usable.
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        let _ = producer.try_push_with(|| panic!("the reading could not be decoded"));
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(producer.free(), 1);
+    producer.try_push_with(|| "meter 1".to_owned()).unwrap();
+    // Full, then gone: `make` comes back unrun each time.
+    let unrun = || -> String { unreachable!("made although it could not be pushed") };
+    let unrun = match producer.try_push_with(unrun) {
+        Err(PushError::Full(make)) => make,
+        other => panic!("{other:?}"),
+    };
+    drop(consumer);
+    assert!(matches!(producer.try_push_with(unrun), Err(PushError::Disconnected(_))));
 }
 
 #[test]
