@@ -141,6 +141,36 @@ fn gasbao_spsc<T: Item>() -> Duration {
     )
 }
 
+/// The same handoff with each item built in its slot (`try_push_with`):
+/// while the queue is full, the producer retries with the closure instead
+/// of moving the item out and back.
+fn gasbao_spsc_in_place<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::BusySpin);
+    pinned_pair(
+        ITEMS,
+        move || {
+            for v in 0..ITEMS {
+                let mut make = move || T::from_u64(v);
+                while let Err(e) = producer.try_push_with(make) {
+                    make = e.into_inner();
+                }
+            }
+        },
+        move || {
+            let mut sum = 0;
+            for _ in 0..ITEMS {
+                loop {
+                    if let Ok(item) = consumer.try_pop() {
+                        sum += item.value();
+                        break;
+                    }
+                }
+            }
+            sum
+        },
+    )
+}
+
 /// The same handoff through the waiting calls of a blocking queue: what the
 /// fence that looks for sleepers costs when no one sleeps.
 fn gasbao_spsc_blocking<T: Item>() -> Duration {
@@ -689,6 +719,13 @@ fn cases() -> Vec<Case> {
             "gasbao spsc",
             ITEMS,
             gasbao_spsc::<Reading>,
+            true,
+        ),
+        case(
+            "1->1 48-byte reading, single items (pinned)",
+            "gasbao spsc try_push_with",
+            ITEMS,
+            gasbao_spsc_in_place::<Reading>,
             true,
         ),
         case(
