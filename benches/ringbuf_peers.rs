@@ -114,6 +114,20 @@ fn pinned_pair(
     elapsed
 }
 
+/// Pops `ITEMS` items one by one, retrying at once; returns their sum.
+fn pop_every_item<T: Item>(consumer: &mut spsc::Consumer<T>) -> u64 {
+    let mut sum = 0;
+    for _ in 0..ITEMS {
+        loop {
+            if let Ok(item) = consumer.try_pop() {
+                sum += item.value();
+                break;
+            }
+        }
+    }
+    sum
+}
+
 fn gasbao_spsc<T: Item>() -> Duration {
     let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::BusySpin);
     pinned_pair(
@@ -126,18 +140,7 @@ fn gasbao_spsc<T: Item>() -> Duration {
                 }
             }
         },
-        move || {
-            let mut sum = 0;
-            for _ in 0..ITEMS {
-                loop {
-                    if let Ok(item) = consumer.try_pop() {
-                        sum += item.value();
-                        break;
-                    }
-                }
-            }
-            sum
-        },
+        move || pop_every_item(&mut consumer),
     )
 }
 
@@ -156,18 +159,7 @@ fn gasbao_spsc_in_place<T: Item>() -> Duration {
                 }
             }
         },
-        move || {
-            let mut sum = 0;
-            for _ in 0..ITEMS {
-                loop {
-                    if let Ok(item) = consumer.try_pop() {
-                        sum += item.value();
-                        break;
-                    }
-                }
-            }
-            sum
-        },
+        move || pop_every_item(&mut consumer),
     )
 }
 
