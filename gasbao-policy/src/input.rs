@@ -5,12 +5,15 @@
 //! bundle. This serializer builds the `regorus::Value` in one pass and
 //! produces exactly the value the detour would (a property test holds the
 //! two to that), except that a non-finite float is refused as bad input where
-//! `serde_json` would quietly turn it into `null`.
+//! `serde_json` would quietly turn it into `null`. Structs are filled in
+//! from per-thread templates of their shape ([`struct_template`]).
 
 use std::collections::BTreeMap;
 
 use regorus::Value;
 use serde::ser::{self, Error as _, Serialize};
+
+use crate::struct_template;
 
 /// The error type: `serde_json`'s, so that a bad input is reported as
 /// [`EvaluationError::Input`](crate::EvaluationError::Input) whichever way it
@@ -48,7 +51,7 @@ impl ser::Serializer for ValueSerializer {
     type SerializeTupleStruct = ArrayBuilder;
     type SerializeTupleVariant = TaggedArrayBuilder;
     type SerializeMap = ObjectBuilder;
-    type SerializeStruct = ObjectBuilder;
+    type SerializeStruct = StructBuilder;
     type SerializeStructVariant = TaggedObjectBuilder;
 
     fn serialize_bool(self, v: bool) -> Result<Value, Error> {
@@ -194,8 +197,8 @@ impl ser::Serializer for ValueSerializer {
         Ok(ObjectBuilder::default())
     }
 
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<ObjectBuilder, Error> {
-        Ok(ObjectBuilder::default())
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<StructBuilder, Error> {
+        Ok(StructBuilder::with_capacity(len))
     }
 
     fn serialize_struct_variant(
@@ -203,11 +206,11 @@ impl ser::Serializer for ValueSerializer {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        _len: usize,
+        len: usize,
     ) -> Result<TaggedObjectBuilder, Error> {
         Ok(TaggedObjectBuilder {
             variant,
-            fields: ObjectBuilder::default(),
+            fields: StructBuilder::with_capacity(len),
         })
     }
 }
@@ -316,23 +319,41 @@ impl ser::SerializeMap for ObjectBuilder {
     }
 }
 
-impl ser::SerializeStruct for ObjectBuilder {
+/// The fields of a struct being built: its field names are fixed, so the
+/// object is filled in from a template (see [`struct_template`]).
+struct StructBuilder {
+    names: Vec<&'static str>,
+    values: Vec<Value>,
+}
+
+impl StructBuilder {
+    fn with_capacity(fields: usize) -> StructBuilder {
+        StructBuilder {
+            names: Vec::with_capacity(fields),
+            values: Vec::with_capacity(fields),
+        }
+    }
+}
+
+impl ser::SerializeStruct for StructBuilder {
     type Ok = Value;
     type Error = Error;
 
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.insert(Value::from(key), value)
+        self.values.push(value.serialize(ValueSerializer)?);
+        self.names.push(key);
+        Ok(())
     }
 
     fn end(self) -> Result<Value, Error> {
-        Ok(Value::from(self.fields))
+        Ok(struct_template::object(&self.names, self.values))
     }
 }
 
 /// A struct variant: `{"Variant": {..}}`.
 struct TaggedObjectBuilder {
     variant: &'static str,
-    fields: ObjectBuilder,
+    fields: StructBuilder,
 }
 
 impl ser::SerializeStructVariant for TaggedObjectBuilder {
@@ -340,11 +361,11 @@ impl ser::SerializeStructVariant for TaggedObjectBuilder {
     type Error = Error;
 
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.fields.insert(Value::from(key), value)
+        ser::SerializeStruct::serialize_field(&mut self.fields, key, value)
     }
 
     fn end(self) -> Result<Value, Error> {
-        Ok(object_of(self.variant, Value::from(self.fields.fields)))
+        Ok(object_of(self.variant, ser::SerializeStruct::end(self.fields)?))
     }
 }
 
@@ -506,6 +527,90 @@ mod tests {
         fn json_documents_convert_as_regorus_converts_them(document in json_documents(-1e12f64..1e12)) {
             prop_assert_eq!(to_engine_value(&document).unwrap(), through_json(&document));
         }
+
+        /// Structs of changing shapes, one after another on one thread as the
+        /// template cache sees them: fields skipped, repeated, reordered, and
+        /// more shapes than the cache keeps.
+        #[test]
+        fn structs_of_any_shape_convert_as_regorus_converts_them(
+            structs in prop::collection::vec(
+                prop::collection::vec((0..FIELD_NAMES.len(), json_documents(-1e6f64..1e6)), 0..7),
+                1..48,
+            )
+        ) {
+            for fields in structs {
+                let record = Fields(fields);
+                prop_assert_eq!(to_engine_value(&record).unwrap(), through_json(&record));
+                let variant = FieldsVariant(record);
+                prop_assert_eq!(to_engine_value(&variant).unwrap(), through_json(&variant));
+            }
+        }
+    }
+
+    /// Field names a generated struct draws from.
+    const FIELD_NAMES: [&str; 6] = ["household_id", "region", "members", "income", "usage", "flag"];
+
+    /// A struct whose fields are picked by index from [`FIELD_NAMES`], as a
+    /// hand-written `Serialize` (or `skip_serializing_if`) may produce.
+    struct Fields(Vec<(usize, serde_json::Value)>);
+
+    impl Serialize for Fields {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut record = serializer.serialize_struct("Fields", self.0.len())?;
+            for (name, value) in &self.0 {
+                record.serialize_field(FIELD_NAMES[*name], value)?;
+            }
+            record.end()
+        }
+    }
+
+    /// The same fields as a struct variant of an enum.
+    struct FieldsVariant(Fields);
+
+    impl Serialize for FieldsVariant {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStructVariant;
+            let mut record = serializer.serialize_struct_variant("Reading", 3, "Measured", self.0.0.len())?;
+            for (name, value) in &self.0.0 {
+                record.serialize_field(FIELD_NAMES[*name], value)?;
+            }
+            record.end()
+        }
+    }
+
+    #[test]
+    fn a_repeated_field_takes_its_later_value_as_json_does() {
+        let record = Fields(vec![(0, json!("HH-1")), (2, json!(3)), (0, json!("HH-2"))]);
+        let expected = regorus::Value::from(json!({"household_id": "HH-2", "members": 3}));
+        assert_eq!(to_engine_value(&record).unwrap(), expected);
+        // The second time the shape comes from the template.
+        assert_eq!(to_engine_value(&record).unwrap(), expected);
+    }
+
+    #[test]
+    fn structs_convert_during_thread_teardown_without_the_template_cache() {
+        struct ConvertOnDrop(std::sync::mpsc::Sender<regorus::Value>);
+        impl Drop for ConvertOnDrop {
+            fn drop(&mut self) {
+                let record = Fields(vec![(1, json!("310115")), (5, json!(true))]);
+                let _ = self.0.send(to_engine_value(&record).unwrap());
+            }
+        }
+        thread_local! {
+            static ON_EXIT: std::cell::RefCell<Option<ConvertOnDrop>> = const { std::cell::RefCell::new(None) };
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Registered before the template cache, so (thread-local
+            // destructors running in reverse order) dropped after it is gone.
+            ON_EXIT.with(|slot| *slot.borrow_mut() = Some(ConvertOnDrop(sender)));
+            to_engine_value(&Fields(vec![(1, json!("320102"))])).unwrap();
+        })
+        .join()
+        .unwrap();
+        let expected = regorus::Value::from(json!({"region": "310115", "flag": true}));
+        assert_eq!(receiver.recv().unwrap(), expected);
     }
 
     #[derive(Serialize)]

@@ -84,6 +84,7 @@ mod nesting;
 mod output;
 mod prepared;
 mod recursion;
+mod struct_template;
 mod subsidy;
 #[cfg(test)]
 mod test_documents;
