@@ -109,20 +109,6 @@ unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Shared<T> {
     #[inline]
-    fn pushed(&self) {
-        if self.strategy == WaitStrategy::Blocking {
-            self.not_empty.notify();
-        }
-    }
-
-    #[inline]
-    fn popped(&self) {
-        if self.strategy == WaitStrategy::Blocking {
-            self.not_full.notify();
-        }
-    }
-
-    #[inline]
     fn slot(&self, position: usize) -> &UnsafeCell<MaybeUninit<T>> {
         let index = position & self.mask;
         debug_assert!(index < self.slots.len());
@@ -302,13 +288,14 @@ impl<T> Producer<T> {
             shared: &'a Shared<T>,
             tail: &'a mut usize,
             written: usize,
+            blocking: bool,
         }
         impl<T> Drop for Publish<'_, T> {
             fn drop(&mut self) {
                 *self.tail = self.tail.wrapping_add(self.written);
                 self.shared.tail.store(*self.tail, Ordering::Release);
-                if self.written > 0 {
-                    self.shared.pushed();
+                if self.blocking && self.written > 0 {
+                    self.shared.not_empty.notify();
                 }
             }
         }
@@ -317,6 +304,7 @@ impl<T> Producer<T> {
             shared: &self.shared,
             tail: &mut self.tail,
             written: 0,
+            blocking: self.blocking,
         };
         for value in items.by_ref().take(room) {
             let position = start.wrapping_add(publish.written);
@@ -484,6 +472,7 @@ impl<T> Consumer<T> {
             head: &mut self.head,
             read: 0,
             count,
+            blocking: self.blocking,
         }
     }
 
@@ -557,6 +546,9 @@ pub struct Drain<'a, T> {
     head: &'a mut usize,
     read: usize,
     count: usize,
+    /// The consumer's `blocking`: whether releasing slots looks for a
+    /// sleeping producer.
+    blocking: bool,
 }
 
 impl<T> Iterator for Drain<'_, T> {
@@ -589,8 +581,8 @@ impl<T> Drop for Drain<'_, T> {
     fn drop(&mut self) {
         *self.head = self.head.wrapping_add(self.read);
         self.shared.head.store(*self.head, Ordering::Release);
-        if self.read > 0 {
-            self.shared.popped();
+        if self.blocking && self.read > 0 {
+            self.shared.not_full.notify();
         }
     }
 }

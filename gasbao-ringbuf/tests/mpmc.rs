@@ -182,6 +182,56 @@ fn timeouts_give_up_after_about_the_time_asked() {
 }
 
 #[test]
+fn batches_wake_every_thread_they_let_through() {
+    // A missed wake-up would end a wait only at its 10 s timeout, after which
+    // the item or the room would still be found: so the test is the clock.
+    let wait = Duration::from_secs(10);
+    let prompt = Duration::from_secs(5);
+    for strategy in STRATEGIES {
+        // One batch of two items for two waiting consumers.
+        let (producer, consumer) = with_wait_strategy::<u32>(4, strategy);
+        let started = Instant::now();
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let consumer = consumer.clone();
+                thread::spawn(move || consumer.pop_timeout(wait))
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(producer.try_push_batch(&mut vec![7, 8]), 2);
+        let mut popped: Vec<u32> = waiting.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
+        popped.sort_unstable();
+        assert_eq!(popped, [7, 8], "{strategy:?}");
+        assert!(
+            started.elapsed() < prompt,
+            "{strategy:?}: a batch push left a consumer asleep"
+        );
+
+        // Room for two freed by one batch pop, for two waiting producers.
+        let (producer, consumer) = with_wait_strategy::<u32>(2, strategy);
+        assert_eq!(producer.try_push_batch(&mut vec![1, 2]), 2);
+        let started = Instant::now();
+        let waiting: Vec<_> = (3..5)
+            .map(|item| {
+                let producer = producer.clone();
+                thread::spawn(move || producer.push_timeout(item, wait))
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(20));
+        let mut out = Vec::new();
+        assert_eq!(consumer.try_pop_batch(2, &mut out), Ok(2));
+        assert_eq!(out, [1, 2]);
+        for pusher in waiting {
+            assert_eq!(pusher.join().unwrap(), Ok(()), "{strategy:?}");
+        }
+        assert!(
+            started.elapsed() < prompt,
+            "{strategy:?}: a batch pop left a producer asleep"
+        );
+    }
+}
+
+#[test]
 fn zero_sized_items_are_counted() {
     let (producer, consumer) = channel::<()>(4);
     let mut units = vec![(); 6];

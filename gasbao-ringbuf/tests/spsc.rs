@@ -351,6 +351,29 @@ fn waiting_calls_wait_for_the_other_side_and_learn_when_it_leaves() {
             "{strategy:?}"
         );
 
+        // Batches wake the other side too, with both ends still there: a
+        // waiting pop gets items pushed in one batch, and a waiting push gets
+        // the room a drain frees. A missed wake-up would end the wait only
+        // at its 10 s timeout, after which the item would still be found.
+        let wait = Duration::from_secs(10);
+        let prompt = Duration::from_secs(5);
+        let started = Instant::now();
+        let (mut producer, mut consumer) = with_wait_strategy::<u32>(4, strategy);
+        let popper = thread::spawn(move || consumer.pop_timeout(wait));
+        thread::sleep(Duration::from_millis(10));
+        assert_eq!(producer.push_from(&mut (7..9)), 2);
+        assert_eq!(popper.join().unwrap(), Ok(7), "{strategy:?}");
+        assert!(started.elapsed() < prompt, "{strategy:?}: a batch push woke no one");
+        let started = Instant::now();
+        let (mut producer, mut consumer) = with_wait_strategy::<u32>(2, strategy);
+        assert_eq!(producer.push_from(&mut (1..3)), 2);
+        let pusher = thread::spawn(move || producer.push_timeout(3, wait));
+        thread::sleep(Duration::from_millis(10));
+        assert_eq!(consumer.drain(2).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(pusher.join().unwrap(), Ok(()), "{strategy:?}");
+        assert!(started.elapsed() < prompt, "{strategy:?}: a drain woke no one");
+        assert_eq!(consumer.try_pop(), Ok(3));
+
         // Timeouts give up after about the time asked.
         let (mut producer, mut consumer) = with_wait_strategy::<u32>(1, strategy);
         let started = Instant::now();
