@@ -1,6 +1,8 @@
 //! gasbao-ringbuf's SPSC queue beside rtrb, crossbeam's `ArrayQueue` and
 //! (on one thread, through its event poller) the disruptor, in one binary:
-//! capacity 1024, `u64` items, single items and batches of 32.
+//! capacity 1024, `u64` items, single items and batches of 32. On one
+//! thread, also the MPMC queue under each wait strategy beside `ArrayQueue`:
+//! what the blocking strategy costs a push and pop that find no sleeper.
 //!
 //! `cargo bench --bench ringbuf`. The two threads of the 1->1 runs are not
 //! pinned to cores; `benches/ringbuf_peers.rs` has the pinned comparison of
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
 use disruptor::Producer as _;
-use gasbao::ringbuf::{WaitStrategy, spsc};
+use gasbao::ringbuf::{WaitStrategy, mpmc, spsc};
 
 const CAPACITY: usize = 1024;
 const BATCH: usize = 32;
@@ -109,6 +111,34 @@ fn single_thread(c: &mut Criterion) {
                 }
             }
             black_box(sum)
+        })
+    });
+    group.finish();
+}
+
+/// One thread pushes then pops each item through the MPMC queue: the
+/// blocking strategy's cost when no one sleeps, against busy-spin (which
+/// never looks for sleepers) and crossbeam's `ArrayQueue`.
+fn mpmc_single_thread(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mpmc_single_thread_u64");
+    group.throughput(Throughput::Elements(1));
+    for (name, strategy) in [
+        ("gasbao_blocking", WaitStrategy::Blocking),
+        ("gasbao_busy_spin", WaitStrategy::BusySpin),
+    ] {
+        let (producer, consumer) = mpmc::with_wait_strategy::<u64>(CAPACITY, strategy);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                producer.try_push(black_box(7)).ok();
+                black_box(consumer.try_pop().unwrap_or(0))
+            })
+        });
+    }
+    let queue = ArrayQueue::<u64>::new(CAPACITY);
+    group.bench_function("crossbeam_array_queue", |b| {
+        b.iter(|| {
+            queue.push(black_box(7)).ok();
+            black_box(queue.pop().unwrap_or(0))
         })
     });
     group.finish();
@@ -237,5 +267,5 @@ fn cross_thread(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_thread, cross_thread);
+criterion_group!(benches, single_thread, mpmc_single_thread, cross_thread);
 criterion_main!(benches);

@@ -8,6 +8,12 @@
 //! take it at `p + 1` and frees it as `p + slots`. Producers and consumers
 //! claim positions by advancing `tail` and `head` with CAS, so neither side
 //! waits for the other unless the queue is full or empty.
+//!
+//! A blocking consumer about to sleep sets the top bit of `tail`, and a
+//! blocking producer that of `head`. The other side's next claim is a CAS
+//! on that same counter, so it sees the mark without a fence, clears it, and
+//! wakes the sleepers once its item (or free slot) is published. Pushes and
+//! pops that find no sleeper pay nothing for the blocking strategy.
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -90,6 +96,20 @@ pub fn with_wait_strategy<T>(capacity: usize, strategy: WaitStrategy) -> (Produc
     )
 }
 
+/// The top bit of `head` and `tail`: someone sleeps until the next claim on
+/// this counter. Positions use the other bits; at a billion claims a second
+/// they reach it after 292 years.
+const SLEEPERS: usize = 1 << (usize::BITS - 1);
+
+/// Positions claimed by one CAS.
+struct Claim {
+    first: usize,
+    count: usize,
+    /// The counter carried [`SLEEPERS`], now cleared: the claimer wakes them
+    /// once it has published.
+    sleepers: bool,
+}
+
 struct Slot<T> {
     /// The position this slot is ready for: `p` to be written, `p + 1` to be read.
     stamp: AtomicUsize,
@@ -97,9 +117,11 @@ struct Slot<T> {
 }
 
 struct Shared<T> {
-    /// Next position to pop; consumers claim positions by CAS.
+    /// Next position to pop; consumers claim positions by CAS. Producers
+    /// waiting for room mark it with [`SLEEPERS`].
     head: CachePadded<AtomicUsize>,
-    /// Next position to push; producers claim positions by CAS.
+    /// Next position to push; producers claim positions by CAS. Consumers
+    /// waiting for an item mark it with [`SLEEPERS`].
     tail: CachePadded<AtomicUsize>,
     slots: Box<[Slot<T>]>,
     mask: usize,
@@ -149,19 +171,20 @@ impl<T> Shared<T> {
 
     /// Whether the next push would find room, as far as can be seen now.
     fn tail_free(&self) -> bool {
-        self.is_free(self.tail.load(Ordering::Relaxed))
+        self.is_free(self.tail.load(Ordering::Relaxed) & !SLEEPERS)
     }
 
     /// Whether the next pop would find an item, as far as can be seen now.
     fn head_ready(&self) -> bool {
-        self.is_ready(self.head.load(Ordering::Relaxed))
+        self.is_ready(self.head.load(Ordering::Relaxed) & !SLEEPERS)
     }
 
-    /// Claims up to `max` consecutive free positions from the tail; returns
-    /// the first and how many (0 if the queue is full).
-    fn claim_free(&self, max: usize) -> (usize, usize) {
-        let mut tail = self.tail.load(Ordering::Relaxed);
+    /// Claims up to `max` consecutive free positions from the tail (none if
+    /// the queue is full).
+    fn claim_free(&self, max: usize) -> Claim {
+        let mut seen = self.tail.load(Ordering::Relaxed);
         loop {
+            let tail = seen & !SLEEPERS;
             let mut free = 0;
             while free < max && self.is_free(tail.wrapping_add(free)) {
                 free += 1;
@@ -171,27 +194,39 @@ impl<T> Shared<T> {
                 // since we read the tail; only the first means full.
                 let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
                 let now = self.tail.load(Ordering::Relaxed);
-                if now == tail && stamp.wrapping_sub(tail) as isize <= 0 {
-                    return (tail, 0);
+                if now & !SLEEPERS == tail && stamp.wrapping_sub(tail) as isize <= 0 {
+                    return Claim {
+                        first: tail,
+                        count: 0,
+                        sleepers: false,
+                    };
                 }
-                tail = now;
+                seen = now;
                 continue;
             }
+            // The new tail drops the mark: we wake its sleepers.
             match self
                 .tail
-                .compare_exchange_weak(tail, tail.wrapping_add(free), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange_weak(seen, tail.wrapping_add(free), Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return (tail, free),
-                Err(now) => tail = now,
+                Ok(_) => {
+                    return Claim {
+                        first: tail,
+                        count: free,
+                        sleepers: seen & SLEEPERS != 0,
+                    };
+                }
+                Err(now) => seen = now,
             }
         }
     }
 
-    /// Claims up to `max` consecutive published positions from the head;
-    /// returns the first and how many (0 if the queue is empty).
-    fn claim_ready(&self, max: usize) -> (usize, usize) {
-        let mut head = self.head.load(Ordering::Relaxed);
+    /// Claims up to `max` consecutive published positions from the head
+    /// (none if the queue is empty).
+    fn claim_ready(&self, max: usize) -> Claim {
+        let mut seen = self.head.load(Ordering::Relaxed);
         loop {
+            let head = seen & !SLEEPERS;
             let mut ready = 0;
             while ready < max && self.is_ready(head.wrapping_add(ready)) {
                 ready += 1;
@@ -199,20 +234,46 @@ impl<T> Shared<T> {
             if ready == 0 {
                 let stamp = self.slot(head).stamp.load(Ordering::Acquire);
                 let now = self.head.load(Ordering::Relaxed);
-                if now == head && stamp.wrapping_sub(head.wrapping_add(1)) as isize <= 0 {
-                    return (head, 0);
+                if now & !SLEEPERS == head && stamp.wrapping_sub(head.wrapping_add(1)) as isize <= 0 {
+                    return Claim {
+                        first: head,
+                        count: 0,
+                        sleepers: false,
+                    };
                 }
-                head = now;
+                seen = now;
                 continue;
             }
             match self
                 .head
-                .compare_exchange_weak(head, head.wrapping_add(ready), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange_weak(seen, head.wrapping_add(ready), Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return (head, ready),
-                Err(now) => head = now,
+                Ok(_) => {
+                    return Claim {
+                        first: head,
+                        count: ready,
+                        sleepers: seen & SLEEPERS != 0,
+                    };
+                }
+                Err(now) => seen = now,
             }
         }
+    }
+
+    /// A consumer about to sleep marks `tail`; returns whether it may sleep
+    /// now: no item is claimed that it has not seen. A producer claiming
+    /// later sees the mark in its CAS and wakes it.
+    fn announce_hungry_consumer(&self) -> bool {
+        let tail = self.tail.fetch_or(SLEEPERS, Ordering::Relaxed) & !SLEEPERS;
+        tail == self.head.load(Ordering::Relaxed) & !SLEEPERS
+    }
+
+    /// A producer about to sleep marks `head`; returns whether it may sleep
+    /// now: the queue is full and no consumer is still releasing a slot it
+    /// claimed. A consumer claiming later sees the mark and wakes it.
+    fn announce_waiting_producer(&self) -> bool {
+        let head = self.head.fetch_or(SLEEPERS, Ordering::Relaxed) & !SLEEPERS;
+        (self.tail.load(Ordering::Relaxed) & !SLEEPERS).wrapping_sub(head) == self.laps()
     }
 
     /// Writes `value` at a claimed position and publishes it.
@@ -239,25 +300,19 @@ impl<T> Shared<T> {
         value
     }
 
-    /// `count` items were pushed: wake as many waiting consumers.
-    fn pushed(&self, count: usize) {
-        if self.strategy == WaitStrategy::Blocking {
-            if count == 1 {
-                self.not_empty.notify_one()
-            } else {
-                self.not_empty.notify()
-            }
+    /// Wakes the consumers that marked the tail this claim cleared.
+    #[inline]
+    fn pushed(&self, claim: &Claim) {
+        if claim.sleepers {
+            self.not_empty.wake_all();
         }
     }
 
-    /// `count` slots were freed: wake as many waiting producers.
-    fn popped(&self, count: usize) {
-        if self.strategy == WaitStrategy::Blocking {
-            if count == 1 {
-                self.not_full.notify_one()
-            } else {
-                self.not_full.notify()
-            }
+    /// Wakes the producers that marked the head this claim cleared.
+    #[inline]
+    fn popped(&self, claim: &Claim) {
+        if claim.sleepers {
+            self.not_full.wake_all();
         }
     }
 
@@ -274,7 +329,7 @@ impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         // Every end is gone: published items from head onward were never
         // popped. Drop each exactly once.
-        let mut position = self.head.load(Ordering::Relaxed);
+        let mut position = self.head.load(Ordering::Relaxed) & !SLEEPERS;
         while self.slot(position).stamp.load(Ordering::Relaxed) == position.wrapping_add(1) {
             // SAFETY: the stamp says published and unread; we have `&mut self`.
             self.slot(position)
@@ -302,12 +357,12 @@ impl<T> Producer<T> {
         if self.shared.consumers_gone() {
             return Err(PushError::Disconnected(value));
         }
-        let (position, claimed) = self.shared.claim_free(1);
-        if claimed == 0 {
+        let claim = self.shared.claim_free(1);
+        if claim.count == 0 {
             return Err(PushError::Full(value));
         }
-        self.shared.publish(position, value);
-        self.shared.pushed(1);
+        self.shared.publish(claim.first, value);
+        self.shared.pushed(&claim);
         Ok(())
     }
 
@@ -337,9 +392,10 @@ impl<T> Producer<T> {
         };
         let shared = &*self.shared;
         loop {
-            let room = shared.strategy.wait_until(
+            let room = shared.strategy.wait_until_announced(
                 &shared.not_full,
                 || shared.consumers_gone() || shared.tail_free(),
+                || shared.announce_waiting_producer(),
                 deadline,
             );
             match self.try_push(value) {
@@ -359,14 +415,12 @@ impl<T> Producer<T> {
         if items.is_empty() || self.shared.consumers_gone() {
             return 0;
         }
-        let (first, claimed) = self.shared.claim_free(items.len());
-        for (offset, value) in items.drain(..claimed).enumerate() {
-            self.shared.publish(first.wrapping_add(offset), value);
+        let claim = self.shared.claim_free(items.len());
+        for (offset, value) in items.drain(..claim.count).enumerate() {
+            self.shared.publish(claim.first.wrapping_add(offset), value);
         }
-        if claimed > 0 {
-            self.shared.pushed(claimed);
-        }
-        claimed
+        self.shared.pushed(&claim);
+        claim.count
     }
 
     /// The number of slots.
@@ -423,12 +477,12 @@ impl<T> Consumer<T> {
     /// producer is gone and every item pushed has been popped.
     #[inline]
     pub fn try_pop(&self) -> Result<T, PopError> {
-        let (position, claimed) = self.shared.claim_ready(1);
-        if claimed == 0 {
+        let claim = self.shared.claim_ready(1);
+        if claim.count == 0 {
             return Err(self.why_empty());
         }
-        let value = self.shared.take(position);
-        self.shared.popped(1);
+        let value = self.shared.take(claim.first);
+        self.shared.popped(&claim);
         Ok(value)
     }
 
@@ -458,9 +512,10 @@ impl<T> Consumer<T> {
                 Err(PopError::Empty) => {}
                 other => return other,
             }
-            let ready = shared.strategy.wait_until(
+            let ready = shared.strategy.wait_until_announced(
                 &shared.not_empty,
                 || shared.producers_gone() || shared.head_ready(),
+                || shared.announce_hungry_consumer(),
                 deadline,
             );
             if !ready {
@@ -476,8 +531,8 @@ impl<T> Consumer<T> {
     ///
     /// As [`try_pop`](Self::try_pop) when no item is ready.
     pub fn try_pop_batch(&self, max: usize, out: &mut impl Extend<T>) -> Result<usize, PopError> {
-        let (first, claimed) = self.shared.claim_ready(max);
-        if claimed == 0 {
+        let claim = self.shared.claim_ready(max);
+        if claim.count == 0 {
             return if max == 0 { Ok(0) } else { Err(self.why_empty()) };
         }
         // Every claimed item is taken even if `out` panics: the guard takes
@@ -486,7 +541,7 @@ impl<T> Consumer<T> {
             shared: &'a Shared<T>,
             next: usize,
             end: usize,
-            count: usize,
+            claim: Claim,
         }
         impl<T> Iterator for TakeRest<'_, T> {
             type Item = T;
@@ -501,14 +556,15 @@ impl<T> Consumer<T> {
         impl<T> Drop for TakeRest<'_, T> {
             fn drop(&mut self) {
                 self.for_each(drop);
-                self.shared.popped(self.count);
+                self.shared.popped(&self.claim);
             }
         }
+        let claimed = claim.count;
         out.extend(TakeRest {
             shared: &self.shared,
-            next: first,
-            end: first.wrapping_add(claimed),
-            count: claimed,
+            next: claim.first,
+            end: claim.first.wrapping_add(claimed),
+            claim,
         });
         Ok(claimed)
     }

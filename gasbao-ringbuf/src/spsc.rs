@@ -43,7 +43,9 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// and their timeouts) wait as `strategy` says.
 ///
 /// Only [`WaitStrategy::Blocking`] costs the non-waiting calls anything: a
-/// fence and a load per push or pop, to see whether the other side sleeps.
+/// fence and a load per push or pop, to see whether the other side sleeps
+/// (the single producer publishes with a plain store, so there is no
+/// read-modify-write a sleeper could mark, as in `mpmc`).
 ///
 /// # Panics
 ///

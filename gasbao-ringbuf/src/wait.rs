@@ -23,30 +23,39 @@ pub enum WaitStrategy {
     /// waiter costs about a thousand wake-ups a second.
     Backoff,
     /// Spin briefly, yield a few times, then sleep until the other side
-    /// signals. Idle waiters use about 0% CPU; each push or pop pays a fence
-    /// and a load to see whether anyone sleeps.
+    /// signals. Idle waiters use about 0% CPU. In the SPSC queue and the
+    /// multicast ring each push or pop pays a fence and a load to see
+    /// whether anyone sleeps; in the MPMC queue a sleeper marks the counter
+    /// the other side claims from, and pushes and pops that find no mark
+    /// pay nothing.
     #[default]
     Blocking,
 }
 
 /// Spins before a blocking or backing-off waiter goes to sleep: a handoff
-/// usually completes within this many pause hints. Under loom one spin is
-/// enough to explore both outcomes, and keeps the model small.
-const SPINS: u32 = if cfg!(gasbao_loom) { 1 } else { 64 };
+/// usually completes within this many pause hints. Under loom none: loom
+/// runs the other thread at a spin or yield, so a waiter that spun first
+/// would never be seen asleep, and its wake-up never checked.
+const SPINS: u32 = if cfg!(gasbao_loom) { 0 } else { 64 };
 /// Yields, after spinning, before a waiter sleeps: when threads outnumber
 /// cores, the other side is often waiting for this core, and a yield hands it
 /// over for far less than a sleep and a wake-up cost.
-const YIELDS: u32 = if cfg!(gasbao_loom) { 1 } else { 128 };
+const YIELDS: u32 = if cfg!(gasbao_loom) { 0 } else { 128 };
 /// The longest sleep of a backing-off waiter.
 const MAX_BACKOFF: Duration = Duration::from_millis(1);
 
 /// Where blocking waiters sleep, and how the other side wakes them.
 ///
 /// The waiter announces itself (`sleepers += 1`), then looks once more
-/// before sleeping; the notifier publishes, then looks for sleepers. Each
-/// side has a SeqCst fence between its write and its read, so at least one
-/// of them sees the other: a waiter never sleeps through the item that
-/// would have woken it.
+/// before sleeping; the notifier publishes, then looks for sleepers
+/// ([`notify`](Self::notify)). Each side has a SeqCst fence between its
+/// write and its read, so at least one of them sees the other: a waiter
+/// never sleeps through the item that would have woken it.
+///
+/// A queue whose notifier already claims with a read-modify-write (the MPMC
+/// queue's CAS) can skip that fence: the waiter also marks the claimed
+/// counter itself, and the claimer, seeing the mark, calls
+/// [`wake_all`](Self::wake_all).
 #[derive(Debug)]
 pub(crate) struct Signal {
     sleepers: AtomicUsize,
@@ -69,41 +78,42 @@ impl Signal {
     pub(crate) fn notify(&self) {
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Relaxed) > 0 {
-            self.wake(true);
+            self.wake_all();
         }
     }
 
-    /// Wakes one sleeper, if there is one: for a change that only one
-    /// waiter can use (one item pushed, one slot freed). Each waiter that
-    /// finds nothing goes back to sleep, so a single wake-up is never lost
-    /// on a waiter that cannot use it while another could.
-    #[inline]
-    pub(crate) fn notify_one(&self) {
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) > 0 {
-            self.wake(false);
-        }
-    }
-
+    /// Wakes every sleeper, without looking whether there is one: for a
+    /// notifier that learned of sleepers from a waiter's announcement.
     #[cold]
-    fn wake(&self, all: bool) {
+    pub(crate) fn wake_all(&self) {
         // Taking the lock orders this wake-up after a sleeper's last look.
         drop(self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        if all {
-            self.condvar.notify_all();
-        } else {
-            self.condvar.notify_one();
-        }
+        self.condvar.notify_all();
     }
 
-    /// Sleeps until `ready` holds or `deadline` passes; returns whether it holds.
-    fn block_until(&self, ready: &mut impl FnMut() -> bool, deadline: Option<Instant>) -> bool {
+    /// Sleeps until `ready` holds or `deadline` passes; returns whether it
+    /// holds, or `None` if `announce` found that sleeping now could miss a
+    /// wake-up (the caller looks again).
+    ///
+    /// `announce` runs under the lock before each sleep: for a queue whose
+    /// other side learns of sleepers from an atomic it already modifies
+    /// (see `mpmc`), it marks the waiter there. Otherwise it is `|| true`
+    /// and the notifier's fence and `sleepers` do the work.
+    fn block_until(
+        &self,
+        ready: &mut impl FnMut() -> bool,
+        announce: &mut impl FnMut() -> bool,
+        deadline: Option<Instant>,
+    ) -> Option<bool> {
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         let mut guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = loop {
             if ready() {
-                break true;
+                break Some(true);
+            }
+            if !announce() {
+                break None;
             }
             match deadline {
                 None => {
@@ -114,7 +124,7 @@ impl Signal {
                 }
                 Some(deadline) => {
                     let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-                        break ready();
+                        break Some(ready());
                     };
                     guard = self
                         .condvar
@@ -134,10 +144,19 @@ impl WaitStrategy {
     /// Waits, as this strategy says, until `ready` returns true or `deadline`
     /// passes; returns whether `ready` held. `signal` is where a blocking
     /// waiter sleeps; the other side notifies it.
-    pub(crate) fn wait_until(
+    pub(crate) fn wait_until(self, signal: &Signal, ready: impl FnMut() -> bool, deadline: Option<Instant>) -> bool {
+        self.wait_until_announced(signal, ready, || true, deadline)
+    }
+
+    /// As [`wait_until`](Self::wait_until), except that a blocking waiter
+    /// calls `announce` before each sleep to mark itself where the other
+    /// side will see it without a fence; `announce` returns false when a
+    /// change is under way that could be missed, and the waiter looks again.
+    pub(crate) fn wait_until_announced(
         self,
         signal: &Signal,
         mut ready: impl FnMut() -> bool,
+        mut announce: impl FnMut() -> bool,
         deadline: Option<Instant>,
     ) -> bool {
         let expired = || deadline.is_some_and(|d| Instant::now() >= d);
@@ -154,27 +173,31 @@ impl WaitStrategy {
                 WaitStrategy::BusySpin => spin_loop(),
                 WaitStrategy::Yield => yield_now(),
                 WaitStrategy::Backoff => {
-                    if attempt <= SPINS {
-                        spin_loop();
-                    } else if attempt <= SPINS + YIELDS {
-                        yield_now();
-                    } else {
+                    if attempt > SPINS + YIELDS {
                         // 1 us, 2 us, 4 us, ... up to 1 ms.
                         let doublings = (attempt - SPINS - YIELDS).min(10);
                         let sleep = Duration::from_micros(1 << doublings).min(MAX_BACKOFF);
                         std::thread::sleep(
                             deadline.map_or(sleep, |d| sleep.min(d.saturating_duration_since(Instant::now()))),
                         );
+                    } else if attempt > SPINS {
+                        yield_now();
+                    } else {
+                        spin_loop();
                     }
                 }
                 WaitStrategy::Blocking => {
-                    if attempt <= SPINS {
-                        spin_loop();
-                    } else if attempt <= SPINS + YIELDS {
+                    if attempt > SPINS + YIELDS {
+                        match signal.block_until(&mut ready, &mut announce, deadline) {
+                            Some(held) => return held,
+                            // The other side is between claiming and publishing.
+                            None => yield_now(),
+                        }
+                    } else if attempt > SPINS {
                         // The other side may be waiting for this core.
                         yield_now();
                     } else {
-                        return signal.block_until(&mut ready, deadline);
+                        spin_loop();
                     }
                 }
             }

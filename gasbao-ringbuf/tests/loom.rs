@@ -200,6 +200,33 @@ mod mpmc {
             sender.join().unwrap();
         });
     }
+
+    #[test]
+    fn a_push_wakes_a_sleeping_consumer_while_the_producer_stays() {
+        // The producer outlives the pop, so only the push itself can wake
+        // the consumer: its CAS must see the consumer's mark on the tail.
+        model(|| {
+            let (producer, consumer) = with_wait_strategy::<usize>(2, WaitStrategy::Blocking);
+            let popper = thread::spawn(move || consumer.pop());
+            producer.push(7).unwrap();
+            assert_eq!(popper.join().unwrap(), Ok(7));
+            drop(producer);
+        });
+    }
+
+    #[test]
+    fn a_pop_wakes_a_sleeping_producer_while_the_consumer_stays() {
+        model(|| {
+            let (producer, consumer) = with_wait_strategy::<usize>(2, WaitStrategy::Blocking);
+            producer.try_push(1).unwrap();
+            producer.try_push(2).unwrap();
+            let pusher = thread::spawn(move || producer.push(3));
+            assert_eq!(consumer.pop(), Ok(1));
+            assert_eq!(pusher.join().unwrap(), Ok(()));
+            assert_eq!(consumer.try_pop(), Ok(2));
+            assert_eq!(consumer.try_pop(), Ok(3));
+        });
+    }
 }
 
 mod multicast {
