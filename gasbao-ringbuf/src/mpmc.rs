@@ -156,17 +156,24 @@ impl<T> Shared<T> {
         self.slots.len()
     }
 
-    /// Whether a producer at `position` may write its slot (Acquire: the
-    /// last lap's consumer has finished reading it).
+    /// Whether the slot for `position` carries the stamp `position + offset`
+    /// (Acquire: whatever the stamp's writer did to the slot is visible).
     #[inline]
-    fn is_free(&self, position: usize) -> bool {
-        self.slot(position).stamp.load(Ordering::Acquire) == position
+    fn has_stamp(&self, position: usize, offset: usize) -> bool {
+        self.slot(position).stamp.load(Ordering::Acquire) == position.wrapping_add(offset)
     }
 
-    /// Whether the item for `position` is published (Acquire: its value is visible).
+    /// Whether a producer at `position` may write its slot: the last lap's
+    /// consumer has finished reading it.
+    #[inline]
+    fn is_free(&self, position: usize) -> bool {
+        self.has_stamp(position, 0)
+    }
+
+    /// Whether the item for `position` is published, its value visible.
     #[inline]
     fn is_ready(&self, position: usize) -> bool {
-        self.slot(position).stamp.load(Ordering::Acquire) == position.wrapping_add(1)
+        self.has_stamp(position, 1)
     }
 
     /// Whether the next push would find room, as far as can be seen now.
@@ -181,62 +188,40 @@ impl<T> Shared<T> {
 
     /// Claims up to `max` consecutive free positions from the tail (none if
     /// the queue is full).
+    #[inline]
     fn claim_free(&self, max: usize) -> Claim {
-        let mut seen = self.tail.load(Ordering::Relaxed);
-        loop {
-            let tail = seen & !SLEEPERS;
-            let mut free = 0;
-            while free < max && self.is_free(tail.wrapping_add(free)) {
-                free += 1;
-            }
-            if free == 0 {
-                // The slot is a lap behind (full), or another producer took it
-                // since we read the tail; only the first means full.
-                let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
-                let now = self.tail.load(Ordering::Relaxed);
-                if now & !SLEEPERS == tail && stamp.wrapping_sub(tail) as isize <= 0 {
-                    return Claim {
-                        first: tail,
-                        count: 0,
-                        sleepers: false,
-                    };
-                }
-                seen = now;
-                continue;
-            }
-            // The new tail drops the mark: we wake its sleepers.
-            match self
-                .tail
-                .compare_exchange_weak(seen, tail.wrapping_add(free), Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    return Claim {
-                        first: tail,
-                        count: free,
-                        sleepers: seen & SLEEPERS != 0,
-                    };
-                }
-                Err(now) => seen = now,
-            }
-        }
+        self.claim(&self.tail, 0, max)
     }
 
     /// Claims up to `max` consecutive published positions from the head
     /// (none if the queue is empty).
+    #[inline]
     fn claim_ready(&self, max: usize) -> Claim {
-        let mut seen = self.head.load(Ordering::Relaxed);
+        self.claim(&self.head, 1, max)
+    }
+
+    /// Claims up to `max` consecutive positions from `counter` whose slots
+    /// carry the stamp `position + offset`: 0 for free slots (the tail), 1
+    /// for published ones (the head). None if the first slot is still a lap
+    /// behind.
+    #[inline]
+    fn claim(&self, counter: &AtomicUsize, offset: usize, max: usize) -> Claim {
+        let mut seen = counter.load(Ordering::Relaxed);
         loop {
-            let head = seen & !SLEEPERS;
-            let mut ready = 0;
-            while ready < max && self.is_ready(head.wrapping_add(ready)) {
-                ready += 1;
+            let first = seen & !SLEEPERS;
+            let mut count = 0;
+            while count < max && self.has_stamp(first.wrapping_add(count), offset) {
+                count += 1;
             }
-            if ready == 0 {
-                let stamp = self.slot(head).stamp.load(Ordering::Acquire);
-                let now = self.head.load(Ordering::Relaxed);
-                if now & !SLEEPERS == head && stamp.wrapping_sub(head.wrapping_add(1)) as isize <= 0 {
+            if count == 0 {
+                // The slot is a lap behind (full, or empty), or another
+                // thread claimed it since we read the counter; only the first
+                // means there is nothing to claim.
+                let stamp = self.slot(first).stamp.load(Ordering::Acquire);
+                let now = counter.load(Ordering::Relaxed);
+                if now & !SLEEPERS == first && stamp.wrapping_sub(first.wrapping_add(offset)) as isize <= 0 {
                     return Claim {
-                        first: head,
+                        first,
                         count: 0,
                         sleepers: false,
                     };
@@ -244,14 +229,12 @@ impl<T> Shared<T> {
                 seen = now;
                 continue;
             }
-            match self
-                .head
-                .compare_exchange_weak(seen, head.wrapping_add(ready), Ordering::Relaxed, Ordering::Relaxed)
-            {
+            // The new value drops the mark: this claimer wakes its sleepers.
+            match counter.compare_exchange_weak(seen, first.wrapping_add(count), Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => {
                     return Claim {
-                        first: head,
-                        count: ready,
+                        first,
+                        count,
                         sleepers: seen & SLEEPERS != 0,
                     };
                 }
