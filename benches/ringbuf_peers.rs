@@ -2,16 +2,20 @@
 //! and bounded channel, kanal — in one binary, printed as a markdown table of
 //! medians and ratios.
 //!
-//! `cargo bench --bench ringbuf_peers` (set `GASBAO_BENCH_ROUNDS`, default 7).
+//! `cargo bench --bench ringbuf_peers` (set `GASBAO_BENCH_ROUNDS`, default 15).
 //!
 //! Waiting sides retry at once, without a pause hint: on this machine's CPUs
 //! a pause costs about 140 cycles, longer than a whole handoff, and would
 //! measure the pause rather than the queue.
 //!
 //! Every case moves the same number of items through a queue of 1024 slots.
-//! Cases run round-robin, one round of every case after another, so that a
-//! noisy moment on the shared machine hits every case alike; the table gives
-//! each case's median over the rounds. For 1->1 and ping-pong the two threads
+//! Each round runs every table, and a table's cases back to back, so that the
+//! rows compared share the machine's state of the moment. The table gives each
+//! case's median time over the rounds, and for gasbao's rows the ratio to the
+//! best peer (the lowest median) taken within each round: its median, lowest
+//! and highest. Ratios
+//! taken across rounds misled: this shared machine drifts by 2-4x over
+//! minutes, peers included. For 1->1 and ping-pong the two threads
 //! are pinned to cores 0 and 1; the 2/2, 1->3 and diamond topologies have
 //! more threads than this machine's two cores and are not pinned.
 
@@ -28,7 +32,7 @@ use gasbao::ringbuf::{WaitStrategy, mpmc, spsc};
 
 const CAPACITY: usize = 1024;
 const BATCH: usize = 32;
-const ITEMS: u64 = 4_000_000;
+const ITEMS: u64 = 1_000_000;
 const PING_PONGS: u64 = 200_000;
 /// Items for the multicast topologies: busy-spinning consumers outnumber the
 /// cores there and move about 0.1 M items/s, so fewer items keep a round short.
@@ -890,53 +894,73 @@ fn main() {
     let rounds: usize = std::env::var("GASBAO_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(7);
+        .unwrap_or(15);
     // `GASBAO_BENCH_FILTER=multicast` runs the tables whose title contains it.
     let filter = std::env::var("GASBAO_BENCH_FILTER").unwrap_or_default();
     let cases: Vec<Case> = cases().into_iter().filter(|c| c.table.contains(&filter)).collect();
+    let mut tables: Vec<&str> = cases.iter().map(|c| c.table).collect();
+    tables.dedup();
+    let rows_of = |table: &str| -> Vec<usize> { (0..cases.len()).filter(|&i| cases[i].table == table).collect() };
+    // nanos_per_item[case][round]
     let mut nanos_per_item: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
-        // Rotate the order each round, so no case always runs after the same one.
-        for k in 0..cases.len() {
-            let i = (k + round) % cases.len();
-            let elapsed = black_box((cases[i].run)());
-            eprintln!("  {} / {}: {elapsed:?}", cases[i].table, cases[i].name);
-            nanos_per_item[i].push(elapsed.as_nanos() as f64 / cases[i].items as f64);
+        // A table's cases run back to back, so that the machine's state
+        // (it drifts by 2-4x over minutes) is alike for the rows compared;
+        // the order rotates each round, so no case always runs first.
+        for table in &tables {
+            let rows = rows_of(table);
+            for k in 0..rows.len() {
+                let i = rows[(k + round) % rows.len()];
+                let elapsed = black_box((cases[i].run)());
+                eprintln!("  {} / {}: {elapsed:?}", cases[i].table, cases[i].name);
+                nanos_per_item[i].push(elapsed.as_nanos() as f64 / cases[i].items as f64);
+            }
         }
     }
-    let medians: Vec<f64> = nanos_per_item.into_iter().map(median).collect();
+    let medians: Vec<f64> = nanos_per_item.iter().map(|times| median(times.clone())).collect();
     let cores = core_affinity::get_core_ids().map_or(0, |c| c.len());
     println!(
-        "\nMedians of {rounds} rounds, capacity {CAPACITY}, {cores} cores. Ratio: the best peer's time / this row's (above 1 is faster than every peer).\n"
+        "\nMedians of {rounds} rounds, capacity {CAPACITY}, {cores} cores. Ratio: the time of the peer with the \
+         lowest median / this row's, taken within each round; the median over the rounds, then the lowest and highest.\n"
     );
-    let mut tables: Vec<&str> = cases.iter().map(|c| c.table).collect();
-    tables.dedup();
     for table in tables {
-        let rows: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].table == table).collect();
+        let rows = rows_of(table);
+        // The best peer is the one with the lowest median; each round's
+        // ratio is against that peer's time in the same round. (The fastest
+        // peer of each round instead would favour the peers: the least of
+        // several noisy times is biased low.)
         let best_peer = rows
             .iter()
-            .filter(|&&i| !cases[i].gasbao)
-            .map(|&i| medians[i])
-            .fold(f64::INFINITY, f64::min);
+            .copied()
+            .filter(|&i| !cases[i].gasbao)
+            .min_by(|&a, &b| medians[a].total_cmp(&medians[b]));
         let unit = if table.starts_with("ping-pong") {
             "ns/round trip"
         } else {
             "ns/item"
         };
-        println!("**{table}**\n\n| implementation | {unit} | M/s | vs best peer |\n|---|---:|---:|---:|");
+        println!(
+            "**{table}**\n\n| implementation | {unit} | M/s | vs best peer | lowest-highest |\n|---|---:|---:|---:|---:|"
+        );
         for i in rows {
-            let ratio = if cases[i].gasbao {
-                format!("{:.2}x", best_peer / medians[i])
+            let (ratio, spread) = if let Some(peer) = best_peer.filter(|_| cases[i].gasbao) {
+                let ratios: Vec<f64> = (0..rounds)
+                    .map(|r| nanos_per_item[peer][r] / nanos_per_item[i][r])
+                    .collect();
+                let lowest = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+                let highest = ratios.iter().copied().fold(0.0, f64::max);
+                (format!("{:.2}x", median(ratios)), format!("{lowest:.2}x-{highest:.2}x"))
             } else {
-                String::new()
+                (String::new(), String::new())
             };
             println!(
-                "| {} | {:.2} | {:.1} | {} |",
+                "| {} | {:.2} | {:.1} | {} | {} |",
                 cases[i].name,
                 medians[i],
                 1_000.0 / medians[i],
-                ratio
+                ratio,
+                spread
             );
         }
         println!();
