@@ -283,7 +283,12 @@ impl<T> Producer<T> {
         if self.shared.consumer_gone.load(Ordering::Relaxed) {
             return 0;
         }
-        let room = self.writable();
+        // The cached head answers only when it already shows room for every
+        // item; otherwise the consumer may have freed more than it shows.
+        let room = match items.size_hint().1 {
+            Some(most) => self.writable_for(most),
+            None => self.free(),
+        };
         // Publishes what was written even if `items` panics midway, so that
         // every written item is later popped or dropped, never leaked.
         struct Publish<'a, T> {
@@ -322,28 +327,32 @@ impl<T> Producer<T> {
 
     /// How many more items fit now (the consumer may free more at any time).
     pub fn free(&mut self) -> usize {
+        // Acquire: the consumer has finished reading the slots it released.
         self.cached_head = self.shared.head.load(Ordering::Acquire);
         self.shared
             .capacity
             .wrapping_sub(self.tail.wrapping_sub(self.cached_head))
     }
 
-    /// Room for at least this many items, from the cached head when it shows
-    /// room, so that a push in steady state reads no shared counter.
+    /// Room for at least one item if there is any, from the cached head when
+    /// it shows room, so that a push in steady state reads no shared counter.
     #[inline]
     fn writable(&mut self) -> usize {
+        self.writable_for(1)
+    }
+
+    /// The room there is now, or at least `wanted`: the cached head answers
+    /// when it shows that much room, and the consumer's head is read otherwise.
+    #[inline]
+    fn writable_for(&mut self, wanted: usize) -> usize {
         let free = self
             .shared
             .capacity
             .wrapping_sub(self.tail.wrapping_sub(self.cached_head));
-        if free > 0 {
+        if free >= wanted {
             return free;
         }
-        // Acquire: the consumer has finished reading the slots it released.
-        self.cached_head = self.shared.head.load(Ordering::Acquire);
-        self.shared
-            .capacity
-            .wrapping_sub(self.tail.wrapping_sub(self.cached_head))
+        self.free()
     }
 
     /// The most items the queue holds.
@@ -468,7 +477,7 @@ impl<T> Consumer<T> {
     /// assert_eq!(billing.drain(usize::MAX).count(), 8);
     /// ```
     pub fn drain(&mut self, max: usize) -> Drain<'_, T> {
-        let count = self.readable().min(max);
+        let count = self.readable_for(max).min(max);
         Drain {
             shared: &self.shared,
             head: &mut self.head,
@@ -480,21 +489,27 @@ impl<T> Consumer<T> {
 
     /// How many items can be popped now (the producer may add more at any time).
     pub fn available(&mut self) -> usize {
+        // Acquire: the producer's writes to the slots it published are visible.
         self.cached_tail = self.shared.tail.load(Ordering::Acquire);
         self.cached_tail.wrapping_sub(self.head)
     }
 
-    /// At least this many items are readable, from the cached tail when it
+    /// At least one item is readable if any is, from the cached tail when it
     /// shows some, so that a pop in steady state reads no shared counter.
     #[inline]
     fn readable(&mut self) -> usize {
+        self.readable_for(1)
+    }
+
+    /// The items readable now, or at least `wanted`: the cached tail answers
+    /// when it shows that many, and the producer's tail is read otherwise.
+    #[inline]
+    fn readable_for(&mut self, wanted: usize) -> usize {
         let available = self.cached_tail.wrapping_sub(self.head);
-        if available > 0 {
+        if available >= wanted {
             return available;
         }
-        // Acquire: the producer's writes to the slots it published are visible.
-        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
-        self.cached_tail.wrapping_sub(self.head)
+        self.available()
     }
 
     /// The most items the queue holds.

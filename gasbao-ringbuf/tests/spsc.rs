@@ -22,6 +22,10 @@ enum Op {
     Pop,
     PushFrom(Vec<u32>),
     Drain(usize),
+    /// `Consumer::available` and `Producer::free`. Asked only now and then,
+    /// because each refreshes that end's cached view of the other: asking
+    /// after every step would hide a batch call that trusts a stale cache.
+    Counts,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -31,6 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Pop),
         proptest::collection::vec(any::<u32>(), 0..12).prop_map(Op::PushFrom),
         (0usize..12).prop_map(Op::Drain),
+        Just(Op::Counts),
     ]
 }
 
@@ -85,9 +90,11 @@ proptest! {
                     let want: Vec<u32> = model.drain(..max.min(model.len())).collect();
                     prop_assert_eq!(got, want);
                 }
+                Op::Counts => {
+                    prop_assert_eq!(consumer.available(), model.len());
+                    prop_assert_eq!(producer.free(), capacity - model.len());
+                }
             }
-            prop_assert_eq!(consumer.available(), model.len());
-            prop_assert_eq!(producer.free(), capacity - model.len());
         }
     }
 }
