@@ -5,6 +5,20 @@
 //! and reads the other side's atomic only when the cache says the queue is
 //! full (producer) or empty (consumer); in steady state a push or pop touches
 //! no shared cache line but the slot itself.
+//!
+//! A consumer that keeps up with the producer finds its cache empty at every
+//! pop. Rather than read the producer's tail then, it reads the stamp that
+//! [`Producer::try_push`] leaves in the slot beside the item: the one cache
+//! line it must fetch anyway says whether the item is there, where the tail
+//! would move a second line between the cores for each item. Batches are
+//! published by the tail alone ([`Producer::push_from`] stamps nothing), as
+//! one tail read serves a whole batch.
+//!
+//! The stamp costs 8 bytes a slot. Measured between two pinned threads:
+//! 48-byte readings handed over one by one 1.1x to 2.3x faster than without
+//! stamps, 32-byte ones 1.1x to 1.2x; `u64` items 0.8x as fast when the two
+//! threads share a core's caches, up to 1.7x faster when they do not; and
+//! batches of 32 `u64` 0.8x as fast (twice the bytes per slot).
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -62,7 +76,7 @@ pub fn with_wait_strategy<T>(capacity: usize, strategy: WaitStrategy) -> (Produc
         not_empty: Signal::new(),
         not_full: Signal::new(),
         consumer_gone: AtomicBool::new(false),
-        slots: (0..slots).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+        slots: (0..slots).map(|_| Slot::empty()).collect(),
         mask: slots.wrapping_sub(1),
         capacity,
     });
@@ -95,9 +109,28 @@ struct Shared<T> {
     /// The producer sleeps here waiting for room (blocking strategy).
     not_full: Signal,
     /// Items live at positions `head..tail` (modulo the slot count).
-    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    slots: Box<[Slot<T>]>,
     mask: usize,
     capacity: usize,
+}
+
+/// One place in the ring: an item and the stamp saying which position it holds.
+struct Slot<T> {
+    /// `position + 1` (wrapping) once a single push has written the item for
+    /// `position`; 0 before the first. A batch push leaves it as it was. A
+    /// stamp from an earlier lap is a multiple of the slot count short, so it
+    /// never matches the position the consumer looks for.
+    stamp: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+impl<T> Slot<T> {
+    fn empty() -> Slot<T> {
+        Slot {
+            stamp: AtomicUsize::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
 }
 
 // SAFETY: the slots are only reached through `Producer` (positions not yet
@@ -111,7 +144,7 @@ unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Shared<T> {
     #[inline]
-    fn slot(&self, position: usize) -> &UnsafeCell<MaybeUninit<T>> {
+    fn slot(&self, position: usize) -> &Slot<T> {
         let index = position & self.mask;
         debug_assert!(index < self.slots.len());
         // SAFETY: the slot count is a power of two and `mask` is one less,
@@ -131,7 +164,9 @@ impl<T> Drop for Shared<T> {
         while head != tail {
             // SAFETY: positions `head..tail` hold initialized items that no
             // one else can reach any more (we have `&mut self`).
-            self.slot(head).with_mut(|slot| unsafe { (*slot).assume_init_drop() });
+            self.slot(head)
+                .value
+                .with_mut(|slot| unsafe { (*slot).assume_init_drop() });
             head = head.wrapping_add(1);
         }
     }
@@ -214,14 +249,15 @@ impl<T> Producer<T> {
     /// `writable() > 0`.
     #[inline]
     fn publish(&mut self, value: T) {
+        let slot = self.shared.slot(self.tail);
         // SAFETY: the caller saw `writable() > 0`, so the slot at `tail` is
         // outside `head..tail`: the consumer does not read it until we
         // publish it.
-        self.shared
-            .slot(self.tail)
-            .with_mut(|slot| unsafe { (*slot).write(value) });
+        slot.value.with_mut(|slot| unsafe { (*slot).write(value) });
         self.tail = self.tail.wrapping_add(1);
-        // Release: the write above is visible to a consumer that sees the new tail.
+        // Release, both: the write above is visible to a consumer that sees
+        // the stamp or the new tail.
+        slot.stamp.store(self.tail, Ordering::Release);
         self.shared.tail.store(self.tail, Ordering::Release);
         if self.blocking {
             self.shared.not_empty.notify();
@@ -319,6 +355,7 @@ impl<T> Producer<T> {
             publish
                 .shared
                 .slot(position)
+                .value
                 .with_mut(|slot| unsafe { (*slot).write(value) });
             publish.written = publish.written.wrapping_add(1);
         }
@@ -414,6 +451,7 @@ impl<T> Consumer<T> {
         let value = self
             .shared
             .slot(self.head)
+            .value
             .with_mut(|slot| unsafe { (*slot).assume_init_read() });
         self.head = self.head.wrapping_add(1);
         // Release: our read of the slot happens before the producer reuses it.
@@ -490,15 +528,31 @@ impl<T> Consumer<T> {
     /// How many items can be popped now (the producer may add more at any time).
     pub fn available(&mut self) -> usize {
         // Acquire: the producer's writes to the slots it published are visible.
-        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+        let tail = self.shared.tail.load(Ordering::Acquire);
+        // The producer stamps a slot before it moves the tail, so a pop that
+        // went by the stamp can be past the tail we read: then none is known
+        // to be ready (a count above the capacity is that wrap-around).
+        let ready = tail.wrapping_sub(self.head);
+        self.cached_tail = if ready > self.shared.capacity { self.head } else { tail };
         self.cached_tail.wrapping_sub(self.head)
     }
 
-    /// At least one item is readable if any is, from the cached tail when it
-    /// shows some, so that a pop in steady state reads no shared counter.
+    /// At least one item is readable if any is: from the cached tail when it
+    /// shows some, else from the stamp of the slot at `head`, so that a pop
+    /// in steady state reads no shared counter.
     #[inline]
     fn readable(&mut self) -> usize {
-        self.readable_for(1)
+        if self.cached_tail != self.head {
+            return self.cached_tail.wrapping_sub(self.head);
+        }
+        let next = self.head.wrapping_add(1);
+        // Acquire: the producer's write of the item is visible.
+        if self.shared.slot(self.head).stamp.load(Ordering::Acquire) == next {
+            // Keeps `cached_tail` at or past `head`, which the other counts need.
+            self.cached_tail = next;
+            return 1;
+        }
+        self.available()
     }
 
     /// The items readable now, or at least `wanted`: the cached tail answers
@@ -581,6 +635,7 @@ impl<T> Iterator for Drain<'_, T> {
         let value = self
             .shared
             .slot(position)
+            .value
             .with_mut(|slot| unsafe { (*slot).assume_init_read() });
         self.read = self.read.wrapping_add(1);
         Some(value)

@@ -79,6 +79,39 @@ fn batches_hand_over_every_item_in_order() {
     });
 }
 
+/// A pop finds an item by the stamp in its slot, which the producer writes
+/// before it moves the tail; a batch read right after must not take the
+/// late tail for a count of items. A batch push stamps nothing, so a pop
+/// after it must find its items by the tail.
+#[test]
+fn pops_by_stamp_and_batch_reads_agree() {
+    model(|| {
+        let (mut producer, mut consumer) = channel::<usize>(2);
+        let sender = thread::spawn(move || {
+            push(&mut producer, 0);
+            let mut items = 1..3;
+            while !items.is_empty() {
+                if producer.push_from(&mut items) == 0 {
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut received = Vec::new();
+        while received.len() < 3 {
+            let before = received.len();
+            if let Ok(value) = consumer.try_pop() {
+                received.push(value);
+            }
+            received.extend(consumer.drain(2));
+            if received.len() == before {
+                thread::yield_now();
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(received, [0, 1, 2]);
+    });
+}
+
 #[test]
 fn a_dropped_producer_never_hides_its_last_item() {
     model(|| {
