@@ -14,11 +14,12 @@
 //! published by the tail alone ([`Producer::push_from`] stamps nothing), as
 //! one tail read serves a whole batch.
 //!
-//! The stamp costs 8 bytes a slot. Measured between two pinned threads:
-//! 48-byte readings handed over one by one 1.1x to 2.3x faster than without
-//! stamps, 32-byte ones 1.1x to 1.2x; `u64` items 0.8x as fast when the two
-//! threads share a core's caches, up to 1.7x faster when they do not; and
-//! batches of 32 `u64` 0.8x as fast (twice the bytes per slot).
+//! The stamp costs 8 bytes a slot. Measured between two pinned threads,
+//! against the same queue without stamps: 48-byte readings handed over one
+//! by one 1.1x to 2.3x faster; 32-byte ones 1.13x (0.94x to 1.21x, by
+//! whether the two threads share a core's caches); `u64` items 0.8x as fast
+//! when they share them, up to 1.7x faster when they do not; batches of 32
+//! `u64` 0.8x as fast (twice the bytes per slot), of readings 0.98x.
 
 use std::fmt;
 use std::mem::MaybeUninit;
