@@ -5,6 +5,7 @@ use std::io;
 use std::num::NonZeroU64;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::journal::chain::ChainHash;
 use crate::journal::checkpoint::{CHECKPOINT_PAYLOAD_LEN, Checkpoint, CheckpointSigningKey};
@@ -13,6 +14,7 @@ use crate::journal::error::{AppendError, OpenError, ReadError, StorageError};
 use crate::journal::format::{
     KIND_CHECKPOINT, KIND_DATA, Layout, MAX_PAYLOAD, SegmentHeader, encode_record, segment_name,
 };
+use crate::journal::gather::Gathering;
 use crate::journal::scan::{
     ScanContext, ScannedSegment, SegmentEnd, SegmentName, read_segment, scan_journal, scan_segment,
 };
@@ -90,6 +92,12 @@ pub struct JournalOptions {
     pub allocation_chunk: u64,
     /// Hash chain and signed checkpoints, or checksums only.
     pub integrity: Integrity,
+    /// In [`Durability::GroupCommit`] mode, the longest the appender about
+    /// to sync waits for the others inside `append` to queue their records,
+    /// so that one sync carries them all (PostgreSQL's `commit_delay`). The
+    /// wait ends as soon as the last of them queues. Default 100 us; a disk
+    /// whose sync takes milliseconds can afford more.
+    pub group_commit_window: Duration,
 }
 
 impl Default for JournalOptions {
@@ -100,6 +108,7 @@ impl Default for JournalOptions {
             buffer_size: 1 << 20,
             allocation_chunk: 1 << 20,
             integrity: Integrity::Checksums,
+            group_commit_window: Duration::from_micros(100),
         }
     }
 }
@@ -123,6 +132,14 @@ impl JournalOptions {
     #[must_use]
     pub fn integrity(mut self, integrity: Integrity) -> JournalOptions {
         self.integrity = integrity;
+        self
+    }
+
+    /// These options, waiting at most `window` to gather appenders before a
+    /// group sync; see [`group_commit_window`](Self::group_commit_window).
+    #[must_use]
+    pub fn group_commit_window(mut self, window: Duration) -> JournalOptions {
+        self.group_commit_window = window;
         self
     }
 
@@ -208,8 +225,8 @@ pub struct Journal {
     options: JournalOptions,
     writer: Mutex<Writer>,
     durable: DurablePoint,
-    /// Group-commit appenders between the start of `append` and its return.
-    appending: std::sync::atomic::AtomicU64,
+    /// Group-commit appenders, and a leader waiting for them to queue.
+    gathering: Gathering,
 }
 
 struct Writer {
@@ -363,7 +380,7 @@ impl Journal {
                 failed: None,
             }),
             durable: DurablePoint::new(next_seq),
-            appending: std::sync::atomic::AtomicU64::new(0),
+            gathering: Gathering::default(),
             storage,
             options,
         };
@@ -388,19 +405,22 @@ impl Journal {
     ///
     /// As [`append`](Self::append); a batch with one payload too large appends nothing.
     pub fn append_batch<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
-        if self.options.durability == Durability::GroupCommit {
-            // Counted before queueing, so that a gathering leader waits for us.
-            self.appending.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let group = self.options.durability == Durability::GroupCommit;
+        if group {
+            self.gathering.enter();
         }
         let range = match self.enqueue(payloads) {
             Ok(range) => range,
             Err(e) => {
-                if self.options.durability == Durability::GroupCommit {
-                    self.appending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                if group {
+                    self.gathering.leave(|| self.queued_records());
                 }
                 return Err(e);
             }
         };
+        if group {
+            self.gathering.queued(|| self.queued_records());
+        }
         self.commit(range.end)?;
         Ok(range)
     }
@@ -446,7 +466,7 @@ impl Journal {
                 // A checkpoint enqueued after the records goes out in the same
                 // flush: a group sync writes everything pending.
                 let result = self.wait_durable(through);
-                self.appending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                self.gathering.leave(|| self.queued_records());
                 result
             }
         }
@@ -627,28 +647,16 @@ impl Journal {
     /// syncing for every waiting appender when no one else is.
     fn wait_durable(&self, through: u64) -> Result<(), AppendError> {
         self.durable.wait(through, || {
-            self.gather_batch();
+            self.gathering
+                .gather(self.options.group_commit_window, || self.queued_records());
             self.flush_and_sync()
         })
     }
 
-    /// Before a group sync, gives every appender that is inside `append` a
-    /// moment to queue its record, so that one sync carries them all (as
-    /// PostgreSQL's `commit_delay` does). Bounded by a short deadline.
-    fn gather_batch(&self) {
-        const WINDOW: std::time::Duration = std::time::Duration::from_micros(100);
-        let deadline = std::time::Instant::now().checked_add(WINDOW);
-        loop {
-            let queued = {
-                let writer = lock(&self.writer);
-                writer.next_seq.saturating_sub(writer.written_next)
-            };
-            let appending = self.appending.load(std::sync::atomic::Ordering::Relaxed);
-            if queued >= appending || deadline.is_none_or(|d| std::time::Instant::now() >= d) {
-                return;
-            }
-            std::thread::yield_now();
-        }
+    /// Records queued and not yet handed to the storage.
+    fn queued_records(&self) -> u64 {
+        let writer = lock(&self.writer);
+        writer.next_seq.saturating_sub(writer.written_next)
     }
 
     /// Flushes under the writer lock, then syncs without it, so that other

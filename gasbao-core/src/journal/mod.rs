@@ -23,6 +23,7 @@ mod durable;
 mod error;
 mod file_storage;
 mod format;
+mod gather;
 #[allow(clippy::module_inception)]
 mod journal;
 mod memory_storage;
