@@ -25,7 +25,9 @@ use crate::journal::storage::{Storage, StorageFile};
 #[non_exhaustive]
 pub enum Durability {
     /// Appends return at once; records are written in large batches and made
-    /// durable only by [`Journal::sync`].
+    /// durable by [`Journal::sync`], and when their segment is full: a full
+    /// segment is synced before the next one starts, so that damage in any
+    /// segment but the last is always corruption, never a torn tail.
     Buffered,
     /// Each append (or batch) is written and synced before it returns: one
     /// `fdatasync` per commit.
