@@ -614,3 +614,20 @@ fn group_commit_gathers_the_appenders_into_shared_syncs_and_wakes_its_leader() {
     );
     assert_eq!(journal.durable_next(), WRITERS * EACH);
 }
+
+/// An append that fails stops counting as an appender: the next group sync
+/// does not wait for it to queue (with a 2 s window, a leaked count would
+/// hold every later append for the whole window).
+#[test]
+fn a_failed_group_append_is_not_waited_for() {
+    let options = JournalOptions::default()
+        .durability(Durability::GroupCommit)
+        .group_commit_window(std::time::Duration::from_secs(2));
+    let (journal, _) = Journal::open(MemoryStorage::new(), options).unwrap();
+    let too_large = vec![0u8; (64 << 20) + 1];
+    assert!(matches!(journal.append(&too_large), Err(AppendError::TooLarge { .. })));
+    let started = std::time::Instant::now();
+    assert_eq!(journal.append(b"meter 7 read 12.5 m3").unwrap(), 0);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+}

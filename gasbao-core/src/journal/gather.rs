@@ -23,27 +23,19 @@ pub(crate) struct Gathering {
 }
 
 impl Gathering {
-    /// An appender starts; counted before it queues, so that a gathering
-    /// leader waits for it.
-    pub(crate) fn enter(&self) {
+    /// An appender starts: counted before it queues, so that a gathering
+    /// leader waits for it, until the returned guard is dropped. `queued`
+    /// counts the records queued and not yet written.
+    pub(crate) fn enter<F: Fn() -> u64>(&self, queued: F) -> Appending<'_, F> {
         self.appending.fetch_add(1, Ordering::SeqCst);
+        Appending {
+            gathering: self,
+            queued,
+        }
     }
 
-    /// An appender returns (or gave up before queueing). Wakes a gathering
-    /// leader that was waiting for it: an appender woken by the last sync
-    /// may still be on its way out when the next leader counts it.
-    pub(crate) fn leave(&self, queued: impl FnOnce() -> u64) {
-        self.appending.fetch_sub(1, Ordering::SeqCst);
-        self.wake_leader_if_all_queued(queued);
-    }
-
-    /// An appender has queued its records. Wakes a gathering leader once
-    /// every appender has.
-    pub(crate) fn queued(&self, queued: impl FnOnce() -> u64) {
-        self.wake_leader_if_all_queued(queued);
-    }
-
-    /// `queued` counts the records queued and not yet written.
+    /// Wakes a gathering leader once every appender has queued; `queued`
+    /// counts the records queued and not yet written.
     fn wake_leader_if_all_queued(&self, queued: impl FnOnce() -> u64) {
         // SeqCst, paired with the leader's store: either the leader sees our
         // change in its own look, or we see it gathering.
@@ -83,5 +75,29 @@ impl Gathering {
         }
         self.gathering.store(false, Ordering::SeqCst);
         *self.leader.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// An appender inside `append`. Dropping it, on return or in a panic, stops
+/// counting the appender, so that no leader waits for one that is gone.
+pub(crate) struct Appending<'a, F: Fn() -> u64> {
+    gathering: &'a Gathering,
+    queued: F,
+}
+
+impl<F: Fn() -> u64> Appending<'_, F> {
+    /// The appender has queued its records: wakes a gathering leader if it
+    /// was the last one awaited.
+    pub(crate) fn queued(&self) {
+        self.gathering.wake_leader_if_all_queued(&self.queued);
+    }
+}
+
+impl<F: Fn() -> u64> Drop for Appending<'_, F> {
+    fn drop(&mut self) {
+        self.gathering.appending.fetch_sub(1, Ordering::SeqCst);
+        // An appender woken by the last sync may still be on its way out
+        // when the next leader counts it: its leaving can complete the count.
+        self.gathering.wake_leader_if_all_queued(&self.queued);
     }
 }

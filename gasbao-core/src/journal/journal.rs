@@ -407,21 +407,11 @@ impl Journal {
     ///
     /// As [`append`](Self::append); a batch with one payload too large appends nothing.
     pub fn append_batch<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
-        let group = self.options.durability == Durability::GroupCommit;
-        if group {
-            self.gathering.enter();
-        }
-        let range = match self.enqueue(payloads) {
-            Ok(range) => range,
-            Err(e) => {
-                if group {
-                    self.gathering.leave(|| self.queued_records());
-                }
-                return Err(e);
-            }
-        };
-        if group {
-            self.gathering.queued(|| self.queued_records());
+        let appending = (self.options.durability == Durability::GroupCommit)
+            .then(|| self.gathering.enter(|| self.queued_records()));
+        let range = self.enqueue(payloads)?;
+        if let Some(appending) = &appending {
+            appending.queued();
         }
         self.commit(range.end)?;
         Ok(range)
@@ -467,9 +457,7 @@ impl Journal {
             Durability::GroupCommit => {
                 // A checkpoint enqueued after the records goes out in the same
                 // flush: a group sync writes everything pending.
-                let result = self.wait_durable(through);
-                self.gathering.leave(|| self.queued_records());
-                result
+                self.wait_durable(through)
             }
         }
     }
