@@ -7,17 +7,15 @@
 //! one, beside SM3 alone over the same bytes.
 
 use std::hint::black_box;
-use std::io;
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gasbao::core::journal::{
-    CheckpointSigningKey, Durability, FileStorage, Integrity, Journal, JournalOptions, Storage, StorageFile, verify,
+    CheckpointSigningKey, Durability, FileStorage, Integrity, Journal, JournalOptions, MeteredStorage, verify,
 };
 use okaywal::{LogVoid, WriteAheadLog};
 use sm3::{Digest, Sm3};
@@ -31,60 +29,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// File storage that counts `fdatasync`s of journal files.
-#[derive(Debug, Clone)]
-struct CountingStorage {
-    inner: FileStorage,
-    syncs: Arc<AtomicU64>,
-}
-
-struct CountingFile {
-    inner: Box<dyn StorageFile>,
-    syncs: Arc<AtomicU64>,
-}
-
-impl Storage for CountingStorage {
-    fn list(&self) -> io::Result<Vec<String>> {
-        self.inner.list()
-    }
-    fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>> {
-        let inner = self.inner.open(name, create)?;
-        Ok(Box::new(CountingFile {
-            inner,
-            syncs: Arc::clone(&self.syncs),
-        }))
-    }
-    fn remove(&self, name: &str) -> io::Result<()> {
-        self.inner.remove(name)
-    }
-    fn sync_directory(&self) -> io::Result<()> {
-        self.inner.sync_directory()
-    }
-}
-
-impl StorageFile for CountingFile {
-    fn size(&self) -> io::Result<u64> {
-        self.inner.size()
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read_at(offset, buf)
-    }
-    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.inner.write_at(offset, data)
-    }
-    fn allocate(&self, len: u64) -> io::Result<()> {
-        self.inner.allocate(len)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::Relaxed);
-        self.inner.sync()
-    }
-    fn truncate(&self, len: u64) -> io::Result<()> {
-        self.inner.truncate(len)
-    }
-}
-
-fn open(name: &str, durability: Durability) -> (Journal, Arc<AtomicU64>, PathBuf) {
+fn open(name: &str, durability: Durability) -> (Journal, MeteredStorage<FileStorage>, PathBuf) {
     open_with(name, durability, Integrity::Checksums)
 }
 
@@ -95,19 +40,20 @@ fn signed() -> Integrity {
     }
 }
 
-fn open_with(name: &str, durability: Durability, integrity: Integrity) -> (Journal, Arc<AtomicU64>, PathBuf) {
+/// A journal in a scratch directory, on storage that counts its `fdatasync`s.
+fn open_with(
+    name: &str,
+    durability: Durability,
+    integrity: Integrity,
+) -> (Journal, MeteredStorage<FileStorage>, PathBuf) {
     let dir = scratch(name);
-    let syncs = Arc::new(AtomicU64::new(0));
-    let storage = CountingStorage {
-        inner: FileStorage::new(&dir).expect("scratch dir"),
-        syncs: Arc::clone(&syncs),
-    };
+    let storage = MeteredStorage::new(FileStorage::new(&dir).expect("scratch dir"));
     let options = JournalOptions::default()
         .durability(durability)
         .segment_size(8 << 20)
         .integrity(integrity);
-    let (journal, _) = Journal::open(storage, options).expect("open journal");
-    (journal, syncs, dir)
+    let (journal, _) = Journal::open(storage.clone(), options).expect("open journal");
+    (journal, storage, dir)
 }
 
 /// Runs `iters` appends split over `writers` threads; returns the wall time.
@@ -182,8 +128,8 @@ fn append(c: &mut Criterion) {
     let records = group_commit.next_seq();
     report.push(format!(
         "gasbao group commit, 16 writers: {records} records, {} fdatasyncs, {:.1} records per fdatasync",
-        syncs.load(Ordering::Relaxed),
-        records as f64 / syncs.load(Ordering::Relaxed).max(1) as f64
+        syncs.syncs(),
+        records as f64 / syncs.syncs().max(1) as f64
     ));
     drop(group_commit);
     let _ = std::fs::remove_dir_all(dir);

@@ -9,7 +9,7 @@ use std::thread;
 
 use gasbao_core::journal::{
     AppendError, CheckpointSigningKey, CorruptionKind, CrashStorage, Durability, FileStorage, Integrity, Journal,
-    JournalOptions, MemoryStorage, OpenError, Storage, verify,
+    JournalOptions, MemoryStorage, MeteredStorage, OpenError, Storage, verify,
 };
 
 static KEY: LazyLock<Arc<CheckpointSigningKey>> =
@@ -513,61 +513,6 @@ fn a_real_directory_round_trips() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Storage whose syncs take `SYNC_TAKES`, as a disk's flush does, and are counted.
-#[derive(Clone)]
-struct SlowSyncs {
-    inner: MemoryStorage,
-    syncs: Arc<std::sync::atomic::AtomicU64>,
-}
-
-const SYNC_TAKES: std::time::Duration = std::time::Duration::from_millis(2);
-
-struct SlowSyncFile {
-    inner: Box<dyn gasbao_core::journal::StorageFile>,
-    syncs: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Storage for SlowSyncs {
-    fn list(&self) -> std::io::Result<Vec<String>> {
-        self.inner.list()
-    }
-    fn open(&self, name: &str, create: bool) -> std::io::Result<Box<dyn gasbao_core::journal::StorageFile>> {
-        Ok(Box::new(SlowSyncFile {
-            inner: self.inner.open(name, create)?,
-            syncs: Arc::clone(&self.syncs),
-        }))
-    }
-    fn remove(&self, name: &str) -> std::io::Result<()> {
-        self.inner.remove(name)
-    }
-    fn sync_directory(&self) -> std::io::Result<()> {
-        self.inner.sync_directory()
-    }
-}
-
-impl gasbao_core::journal::StorageFile for SlowSyncFile {
-    fn size(&self) -> std::io::Result<u64> {
-        self.inner.size()
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read_at(offset, buf)
-    }
-    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.inner.write_at(offset, data)
-    }
-    fn allocate(&self, len: u64) -> std::io::Result<()> {
-        self.inner.allocate(len)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        thread::sleep(SYNC_TAKES);
-        self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.sync()
-    }
-    fn truncate(&self, len: u64) -> std::io::Result<()> {
-        self.inner.truncate(len)
-    }
-}
-
 /// Group commit's point: appenders waiting at once share a sync. The window
 /// is far longer than the test needs, so it also checks that the last
 /// appender to queue wakes the gathering leader (a leader left to time out
@@ -576,16 +521,14 @@ impl gasbao_core::journal::StorageFile for SlowSyncFile {
 fn group_commit_gathers_the_appenders_into_shared_syncs_and_wakes_its_leader() {
     const WRITERS: u64 = 8;
     const EACH: u64 = 25;
-    let disk = SlowSyncs {
-        inner: MemoryStorage::new(),
-        syncs: Arc::default(),
-    };
+    // A disk whose flush takes 2 ms, so that appenders pile up behind each sync.
+    let disk = MeteredStorage::new(MemoryStorage::new()).sync_delay(std::time::Duration::from_millis(2));
     let window = std::time::Duration::from_secs(2);
     let options = JournalOptions::default()
         .durability(Durability::GroupCommit)
         .group_commit_window(window);
     let (journal, _) = Journal::open(disk.clone(), options).unwrap();
-    let syncs_before = disk.syncs.load(std::sync::atomic::Ordering::SeqCst);
+    let syncs_before = disk.syncs();
     let started = std::time::Instant::now();
     thread::scope(|scope| {
         for writer in 0..WRITERS {
@@ -600,7 +543,7 @@ fn group_commit_gathers_the_appenders_into_shared_syncs_and_wakes_its_leader() {
         }
     });
     let took = started.elapsed();
-    let syncs = disk.syncs.load(std::sync::atomic::Ordering::SeqCst) - syncs_before;
+    let syncs = disk.syncs() - syncs_before;
     assert!(
         took < window / 2,
         "took {took:?}: a gathering leader waited out its window"

@@ -15,6 +15,7 @@
 //! All I/O goes through [`Storage`] and [`StorageFile`]: [`FileStorage`] for a
 //! directory on disk, [`MemoryStorage`] in memory, and [`CrashStorage`], which
 //! simulates crashes, torn writes and I/O errors to prove what survives.
+//! [`MeteredStorage`] wraps any of them to count `fdatasync`s.
 
 mod chain;
 mod checkpoint;
@@ -27,6 +28,7 @@ mod gather;
 #[allow(clippy::module_inception)]
 mod journal;
 mod memory_storage;
+mod metered_storage;
 mod salvage;
 mod scan;
 mod storage;
@@ -44,6 +46,7 @@ pub use error::{
 pub use file_storage::FileStorage;
 pub use journal::{Durability, Integrity, Journal, JournalOptions, JournalReader, Record, RecoveryReport, TornTail};
 pub use memory_storage::MemoryStorage;
+pub use metered_storage::MeteredStorage;
 pub use salvage::{SalvageReport, salvage};
 pub use storage::{Storage, StorageFile};
 pub use verify::{VerifyReport, verify};
