@@ -154,6 +154,19 @@ impl<T> Shared<T> {
         // on one thread went from 1.32 to 0.78 ns per item.
         unsafe { self.slots.get_unchecked(index) }
     }
+
+    /// Whether the item for position `head` is published: by the stamp a
+    /// single push leaves, or by the tail a batch moves. The tail can lag a
+    /// stamp the consumer already went by; `tail - head` then wraps past the
+    /// capacity, which says no, as in [`Consumer::available`].
+    fn is_published(&self, head: usize) -> bool {
+        // Acquire, both: the producer's write of the item is visible.
+        if self.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1) {
+            return true;
+        }
+        let ready = self.tail.load(Ordering::Acquire).wrapping_sub(head);
+        ready != 0 && ready <= self.capacity
+    }
 }
 
 impl<T> Drop for Shared<T> {
@@ -492,7 +505,7 @@ impl<T> Consumer<T> {
             let head = self.head;
             let ready = shared.strategy.wait_until(
                 &shared.not_empty,
-                || shared.producer_gone.load(Ordering::Acquire) || shared.tail.load(Ordering::Acquire) != head,
+                || shared.producer_gone.load(Ordering::Acquire) || shared.is_published(head),
                 deadline,
             );
             if !ready {

@@ -2,8 +2,8 @@
 //! `RUSTFLAGS="--cfg gasbao_loom" cargo test --release -p gasbao-ringbuf --test loom`.
 #![cfg(gasbao_loom)]
 
-use gasbao_ringbuf::spsc::channel;
-use gasbao_ringbuf::{PopError, PushError};
+use gasbao_ringbuf::spsc::{channel, with_wait_strategy};
+use gasbao_ringbuf::{PopError, PushError, WaitStrategy};
 use loom::thread;
 
 /// Runs `f` under loom with at most three preemptions per execution: enough to
@@ -109,6 +109,22 @@ fn pops_by_stamp_and_batch_reads_agree() {
         }
         sender.join().unwrap();
         assert_eq!(received, [0, 1, 2]);
+    });
+}
+
+#[test]
+fn a_blocking_pop_sleeps_until_the_tail_catches_up_with_a_stamp() {
+    // The first pop may go by the stamp before the producer moves the tail;
+    // the second then finds the tail behind its head. Taking that lag for
+    // an item would spin the consumer (loom reports the endless branches)
+    // instead of sleeping until the second push wakes it.
+    model(|| {
+        let (mut producer, mut consumer) = with_wait_strategy::<usize>(2, WaitStrategy::Blocking);
+        let popper = thread::spawn(move || [consumer.pop(), consumer.pop()]);
+        producer.push(1).unwrap();
+        producer.push(2).unwrap();
+        assert_eq!(popper.join().unwrap(), [Ok(1), Ok(2)]);
+        drop(producer);
     });
 }
 
