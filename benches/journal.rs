@@ -1,12 +1,16 @@
 //! The gasbao-core journal on the local disk, and okaywal on the same
 //! workload, in one binary: 256-byte records, one writer and sixteen.
 //!
+//! Beside buffered append, the disk's own floor: the same bytes written and
+//! synced 8 MiB at a time with nothing computed.
+//!
 //! `cargo bench --bench journal`; at the end it prints durable records per
 //! `fdatasync` for the group-commit runs. The recovery group opens 64 MiB
 //! journals with checksums only, with the SM3 chain, and verifies a signed
 //! one, beside SM3 alone over the same bytes.
 
 use std::hint::black_box;
+use std::io;
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +60,44 @@ fn open_with(
     (journal, storage, dir)
 }
 
+/// A 256-byte record as the journal frames it without a chain.
+const FRAME: usize = 276;
+/// The bench's segment size, as in `open_with`.
+const SEGMENT: usize = 8 << 20;
+
+/// Frames gathered in memory and written to a new file, then synced, every
+/// `SEGMENT` bytes; the file before it is removed, as retention does.
+struct DiskFloor {
+    dir: PathBuf,
+    buffer: Vec<u8>,
+    files: u64,
+}
+
+impl DiskFloor {
+    fn new(dir: PathBuf) -> DiskFloor {
+        DiskFloor {
+            dir,
+            buffer: Vec::with_capacity(SEGMENT),
+            files: 0,
+        }
+    }
+
+    fn push(&mut self, frame: &[u8]) {
+        self.buffer.extend_from_slice(frame);
+        if self.buffer.len() + frame.len() > SEGMENT {
+            let path = self.dir.join(format!("{:020}", self.files));
+            let mut file = std::fs::File::create(&path).expect("create");
+            io::Write::write_all(&mut file, &self.buffer).expect("write");
+            file.sync_data().expect("sync");
+            if let Some(previous) = self.files.checked_sub(1) {
+                let _ = std::fs::remove_file(self.dir.join(format!("{previous:020}")));
+            }
+            self.files += 1;
+            self.buffer.clear();
+        }
+    }
+}
+
 /// Runs `iters` appends split over `writers` threads; returns the wall time.
 fn parallel(writers: u64, iters: u64, append: impl Fn() + Send + Sync) -> Duration {
     let per_writer = iters.div_ceil(writers);
@@ -84,6 +126,19 @@ fn append(c: &mut Criterion) {
         })
     });
     drop(buffered);
+    let _ = std::fs::remove_dir_all(dir);
+
+    // The disk's own floor for a buffered journal: the same bytes (a 256-byte
+    // record is a 276-byte frame) gathered in memory and written 8 MiB at a
+    // time, one new file per 8 MiB, each synced as the journal seals a full
+    // segment, with nothing encoded or checksummed.
+    let dir = scratch("disk-floor");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let mut floor = DiskFloor::new(dir.clone());
+    group.bench_function("disk_floor_8MiB_synced_writes", |b| {
+        b.iter(|| floor.push(black_box(&[0x5a; FRAME])))
+    });
+    drop(floor);
     let _ = std::fs::remove_dir_all(dir);
 
     let (chained, _, dir) = open_with("buffered-signed", Durability::Buffered, signed());
