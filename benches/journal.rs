@@ -172,7 +172,7 @@ fn append(c: &mut Criterion) {
     drop(wal);
     let _ = std::fs::remove_dir_all(wal_dir);
 
-    let (group_commit, syncs, dir) = open("group", Durability::GroupCommit);
+    let (group_commit, disk, dir) = open("group", Durability::GroupCommit);
     group.bench_function("gasbao_group_commit_16_writers", |b| {
         b.iter_custom(|iters| {
             parallel(WRITERS, iters, || {
@@ -183,8 +183,8 @@ fn append(c: &mut Criterion) {
     let records = group_commit.next_seq();
     report.push(format!(
         "gasbao group commit, 16 writers: {records} records, {} fdatasyncs, {:.1} records per fdatasync",
-        syncs.syncs(),
-        records as f64 / syncs.syncs().max(1) as f64
+        disk.syncs(),
+        records as f64 / disk.syncs().max(1) as f64
     ));
     drop(group_commit);
     let _ = std::fs::remove_dir_all(dir);
