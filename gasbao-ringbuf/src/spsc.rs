@@ -155,17 +155,28 @@ impl<T> Shared<T> {
         unsafe { self.slots.get_unchecked(index) }
     }
 
-    /// Whether the item for position `head` is published: by the stamp a
-    /// single push leaves, or by the tail a batch moves. The tail can lag a
-    /// stamp the consumer already went by; `tail - head` then wraps past the
-    /// capacity, which says no, as in [`Consumer::available`].
-    fn is_published(&self, head: usize) -> bool {
-        // Acquire, both: the producer's write of the item is visible.
-        if self.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1) {
-            return true;
-        }
+    /// Whether a single push has stamped the slot for position `head`: its
+    /// item is there.
+    #[inline]
+    fn is_stamped(&self, head: usize) -> bool {
+        // Acquire: the producer's write of the item is visible.
+        self.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1)
+    }
+
+    /// How many items from position `head` on the tail shows published.
+    fn published_by_tail(&self, head: usize) -> usize {
+        // Acquire: the producer's writes to the slots it published are visible.
         let ready = self.tail.load(Ordering::Acquire).wrapping_sub(head);
-        ready != 0 && ready <= self.capacity
+        // The producer stamps a slot before it moves the tail, so a pop that
+        // went by the stamp can be past the tail: then none is known to be
+        // ready (a count above the capacity is that wrap-around).
+        if ready > self.capacity { 0 } else { ready }
+    }
+
+    /// Whether the item for position `head` is published, by its stamp or
+    /// by the tail.
+    fn is_published(&self, head: usize) -> bool {
+        self.is_stamped(head) || self.published_by_tail(head) > 0
     }
 }
 
@@ -541,14 +552,9 @@ impl<T> Consumer<T> {
 
     /// How many items can be popped now (the producer may add more at any time).
     pub fn available(&mut self) -> usize {
-        // Acquire: the producer's writes to the slots it published are visible.
-        let tail = self.shared.tail.load(Ordering::Acquire);
-        // The producer stamps a slot before it moves the tail, so a pop that
-        // went by the stamp can be past the tail we read: then none is known
-        // to be ready (a count above the capacity is that wrap-around).
-        let ready = tail.wrapping_sub(self.head);
-        self.cached_tail = if ready > self.shared.capacity { self.head } else { tail };
-        self.cached_tail.wrapping_sub(self.head)
+        let ready = self.shared.published_by_tail(self.head);
+        self.cached_tail = self.head.wrapping_add(ready);
+        ready
     }
 
     /// At least one item is readable if any is: from the cached tail when it
@@ -559,11 +565,9 @@ impl<T> Consumer<T> {
         if self.cached_tail != self.head {
             return self.cached_tail.wrapping_sub(self.head);
         }
-        let next = self.head.wrapping_add(1);
-        // Acquire: the producer's write of the item is visible.
-        if self.shared.slot(self.head).stamp.load(Ordering::Acquire) == next {
+        if self.shared.is_stamped(self.head) {
             // Keeps `cached_tail` at or past `head`, which the other counts need.
-            self.cached_tail = next;
+            self.cached_tail = self.head.wrapping_add(1);
             return 1;
         }
         self.available()
