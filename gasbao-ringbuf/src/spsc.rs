@@ -132,6 +132,14 @@ impl<T> Slot<T> {
             value: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
+
+    /// Whether a single push has stamped this slot for `position`: its item
+    /// is there.
+    #[inline]
+    fn is_stamped_for(&self, position: usize) -> bool {
+        // Acquire: the producer's write of the item is visible.
+        self.stamp.load(Ordering::Acquire) == position.wrapping_add(1)
+    }
 }
 
 // SAFETY: the slots are only reached through `Producer` (positions not yet
@@ -155,14 +163,6 @@ impl<T> Shared<T> {
         unsafe { self.slots.get_unchecked(index) }
     }
 
-    /// Whether a single push has stamped the slot for position `head`: its
-    /// item is there.
-    #[inline]
-    fn is_stamped(&self, head: usize) -> bool {
-        // Acquire: the producer's write of the item is visible.
-        self.slot(head).stamp.load(Ordering::Acquire) == head.wrapping_add(1)
-    }
-
     /// How many items from position `head` on the tail shows published.
     fn published_by_tail(&self, head: usize) -> usize {
         // Acquire: the producer's writes to the slots it published are visible.
@@ -176,7 +176,7 @@ impl<T> Shared<T> {
     /// Whether the item for position `head` is published, by its stamp or
     /// by the tail.
     fn is_published(&self, head: usize) -> bool {
-        self.is_stamped(head) || self.published_by_tail(head) > 0
+        self.slot(head).is_stamped_for(head) || self.published_by_tail(head) > 0
     }
 }
 
@@ -468,21 +468,39 @@ impl<T> Consumer<T> {
     /// is gone and every item it pushed has been popped.
     #[inline]
     pub fn try_pop(&mut self) -> Result<T, PopError> {
-        if self.readable() == 0 {
-            return Err(self.why_empty());
+        let head = self.head;
+        // The slot is found once, before any atomic load: the compiler does
+        // not carry loads across an Acquire, so finding it again after the
+        // stamp's load cost 4 more instructions a push and pop (46 against
+        // 50 by callgrind; the disruptor's publish and poll take 53).
+        let shared = &*self.shared;
+        let slot = shared.slot(head);
+        if self.cached_tail == head {
+            // The cached tail is used up. In steady state the slot's stamp
+            // says the item is there, read from the line the item is read
+            // from anyway, so no shared counter is read.
+            if slot.is_stamped_for(head) {
+                // Keeps `cached_tail` at or past `head`, which the other counts need.
+                self.cached_tail = head.wrapping_add(1);
+            } else {
+                // `available()`, written out: it would borrow all of `self`
+                // while `slot` borrows `shared`.
+                let ready = shared.published_by_tail(head);
+                self.cached_tail = head.wrapping_add(ready);
+                if ready == 0 {
+                    return Err(self.why_empty());
+                }
+            }
         }
-        // SAFETY: `readable() > 0`: the slot at `head` was published by the
-        // producer (Acquire in `readable`) and is ours until we release it.
-        let value = self
-            .shared
-            .slot(self.head)
-            .value
-            .with_mut(|slot| unsafe { (*slot).assume_init_read() });
-        self.head = self.head.wrapping_add(1);
+        // SAFETY: the item at `head` is published (the cached tail, the
+        // stamp or the tail says so, each read with Acquire) and is ours
+        // until we release it.
+        let value = slot.value.with_mut(|slot| unsafe { (*slot).assume_init_read() });
+        self.head = head.wrapping_add(1);
         // Release: our read of the slot happens before the producer reuses it.
-        self.shared.head.store(self.head, Ordering::Release);
+        shared.head.store(self.head, Ordering::Release);
         if self.blocking {
-            self.shared.not_full.notify();
+            shared.not_full.notify();
         }
         Ok(value)
     }
@@ -555,22 +573,6 @@ impl<T> Consumer<T> {
         let ready = self.shared.published_by_tail(self.head);
         self.cached_tail = self.head.wrapping_add(ready);
         ready
-    }
-
-    /// At least one item is readable if any is: from the cached tail when it
-    /// shows some, else from the stamp of the slot at `head`, so that a pop
-    /// in steady state reads no shared counter.
-    #[inline]
-    fn readable(&mut self) -> usize {
-        if self.cached_tail != self.head {
-            return self.cached_tail.wrapping_sub(self.head);
-        }
-        if self.shared.is_stamped(self.head) {
-            // Keeps `cached_tail` at or past `head`, which the other counts need.
-            self.cached_tail = self.head.wrapping_add(1);
-            return 1;
-        }
-        self.available()
     }
 
     /// The items readable now, or at least `wanted`: the cached tail answers
@@ -649,7 +651,7 @@ impl<T> Iterator for Drain<'_, T> {
             return None;
         }
         let position = self.head.wrapping_add(self.read);
-        // SAFETY: `read < count <= readable()`: published, not yet released.
+        // SAFETY: `read < count <= readable_for(..)`: published, not yet released.
         let value = self
             .shared
             .slot(position)
