@@ -1,8 +1,8 @@
 //! gasbao-ringbuf's SPSC queue beside rtrb, crossbeam's `ArrayQueue` and
 //! (on one thread, through its event poller) the disruptor, in one binary:
 //! capacity 1024, `u64` items, single items and batches of 32. On one
-//! thread, also the MPMC queue under each wait strategy beside `ArrayQueue`:
-//! what the blocking strategy costs a push and pop that find no sleeper.
+//! thread, also the SPSC and MPMC queues under the blocking strategy: what
+//! it costs a push and pop that find no sleeper.
 //!
 //! `cargo bench --bench ringbuf`. The two threads of the 1->1 runs are not
 //! pinned to cores; `benches/ringbuf_peers.rs` has the pinned comparison of
@@ -32,6 +32,14 @@ fn single_thread(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
     group.bench_function("gasbao", |b| {
+        b.iter(|| {
+            producer.try_push(black_box(7)).ok();
+            black_box(consumer.try_pop().unwrap_or(0))
+        })
+    });
+    // The default strategy: each push and pop also looks for a sleeper.
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::Blocking);
+    group.bench_function("gasbao_blocking", |b| {
         b.iter(|| {
             producer.try_push(black_box(7)).ok();
             black_box(consumer.try_pop().unwrap_or(0))

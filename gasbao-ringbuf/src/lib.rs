@@ -35,6 +35,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod barrier;
 mod cache_padded;
 mod error;
 pub mod mpmc;

@@ -58,9 +58,10 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// and their timeouts) wait as `strategy` says.
 ///
 /// Only [`WaitStrategy::Blocking`] costs the non-waiting calls anything: a
-/// fence and a load per push or pop, to see whether the other side sleeps
-/// (the single producer publishes with a plain store, so there is no
-/// read-modify-write a sleeper could mark, as in `mpmc`).
+/// load per push or pop to see whether the other side sleeps, and a fence
+/// before it except on Linux, where a sleeper pays for that with
+/// `membarrier` (the single producer publishes with a plain store, so there
+/// is no read-modify-write a sleeper could mark, as in `mpmc`).
 ///
 /// # Panics
 ///

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering, fence, spin_loop, yield_now};
+use crate::barrier::Barrier;
+use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering, spin_loop, yield_now};
 
 /// How a producer waits for room, or a consumer for an item.
 ///
@@ -24,10 +25,11 @@ pub enum WaitStrategy {
     Backoff,
     /// Spin briefly, yield a few times, then sleep until the other side
     /// signals. Idle waiters use about 0% CPU. In the SPSC queue and the
-    /// multicast ring each push or pop pays a fence and a load to see
-    /// whether anyone sleeps; in the MPMC queue a sleeper marks the counter
-    /// the other side claims from, and pushes and pops that find no mark
-    /// pay nothing.
+    /// multicast ring each push or pop loads a counter to see whether anyone
+    /// sleeps, and, except on Linux, pays a fence before it (there the
+    /// sleeper issues `membarrier` instead); in the MPMC queue a sleeper
+    /// marks the counter the other side claims from, and pushes and pops
+    /// that find no mark pay nothing.
     #[default]
     Blocking,
 }
@@ -48,9 +50,10 @@ const MAX_BACKOFF: Duration = Duration::from_millis(1);
 ///
 /// The waiter announces itself (`sleepers += 1`), then looks once more
 /// before sleeping; the notifier publishes, then looks for sleepers
-/// ([`notify`](Self::notify)). Each side has a SeqCst fence between its
-/// write and its read, so at least one of them sees the other: a waiter
-/// never sleeps through the item that would have woken it.
+/// ([`notify`](Self::notify)). A [`Barrier`] orders each side's write before
+/// its read, so at least one of them sees the other: a waiter never sleeps
+/// through the item that would have woken it. On Linux the waiter pays for
+/// it, and a notifier that finds no sleeper pays a load.
 ///
 /// A queue whose notifier already claims with a read-modify-write (the MPMC
 /// queue's CAS) can skip that fence: the waiter also marks the claimed
@@ -59,6 +62,7 @@ const MAX_BACKOFF: Duration = Duration::from_millis(1);
 #[derive(Debug)]
 pub(crate) struct Signal {
     sleepers: AtomicUsize,
+    barrier: Barrier,
     lock: Mutex<()>,
     condvar: Condvar,
 }
@@ -67,6 +71,7 @@ impl Signal {
     pub(crate) fn new() -> Signal {
         Signal {
             sleepers: AtomicUsize::new(0),
+            barrier: Barrier::for_process(),
             lock: Mutex::new(()),
             condvar: Condvar::new(),
         }
@@ -76,7 +81,7 @@ impl Signal {
     /// they wait for.
     #[inline]
     pub(crate) fn notify(&self) {
-        fence(Ordering::SeqCst);
+        self.barrier.light();
         if self.sleepers.load(Ordering::Relaxed) > 0 {
             self.wake_all();
         }
@@ -98,7 +103,7 @@ impl Signal {
     /// `announce` runs under the lock before each sleep: for a queue whose
     /// other side learns of sleepers from an atomic it already modifies
     /// (see `mpmc`), it marks the waiter there. Otherwise it is `|| true`
-    /// and the notifier's fence and `sleepers` do the work.
+    /// and `sleepers` with the [`Barrier`] do the work.
     fn block_until(
         &self,
         ready: &mut impl FnMut() -> bool,
@@ -106,7 +111,8 @@ impl Signal {
         deadline: Option<Instant>,
     ) -> Option<bool> {
         self.sleepers.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        // Until woken, or for at most `nap` if the barrier could not be made.
+        let nap = self.barrier.heavy();
         let mut guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = loop {
             if ready() {
@@ -115,24 +121,24 @@ impl Signal {
             if !announce() {
                 break None;
             }
-            match deadline {
-                None => {
-                    guard = self
-                        .condvar
-                        .wait(guard)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                }
-                Some(deadline) => {
-                    let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-                        break Some(ready());
-                    };
-                    guard = self
-                        .condvar
-                        .wait_timeout(guard, left)
-                        .map(|(guard, _)| guard)
-                        .unwrap_or_else(|e| e.into_inner().0);
-                }
-            }
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+                    Some(left) => Some(left),
+                    None => break Some(ready()),
+                },
+            };
+            guard = match left.into_iter().chain(nap).min() {
+                None => self
+                    .condvar
+                    .wait(guard)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(timeout) => self
+                    .condvar
+                    .wait_timeout(guard, timeout)
+                    .map(|(guard, _)| guard)
+                    .unwrap_or_else(|e| e.into_inner().0),
+            };
         };
         drop(guard);
         self.sleepers.fetch_sub(1, Ordering::Relaxed);

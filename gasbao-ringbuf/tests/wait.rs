@@ -1,6 +1,6 @@
 //! What each wait strategy costs while idle and how fast it wakes: a blocked
 //! consumer on the blocking strategy uses about no CPU and still wakes
-//! within milliseconds of a push.
+//! within milliseconds of a push, and never sleeps through one.
 #![cfg(all(target_os = "linux", not(gasbao_loom), not(miri)))]
 
 use std::thread;
@@ -88,5 +88,46 @@ fn an_idle_blocking_spsc_consumer_sleeps_and_wakes_promptly() {
     assert!(
         woke_after < Duration::from_millis(50),
         "woke {woke_after:?} after the push"
+    );
+}
+
+/// Spins for `micros` microseconds, without giving up the core.
+fn pause(micros: u64) {
+    let until = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+/// A blocking waiter announces itself, then looks once more; a pusher
+/// publishes, then looks for sleepers. If both looks could miss, some round
+/// trip here would never end. Replies come after pauses of 0 to 127 us, so
+/// waits end in every stage (spinning, yielding, asleep), many of them at
+/// the edge of going to sleep.
+#[test]
+fn blocking_round_trips_never_sleep_through_a_wake_up() {
+    use gasbao_ringbuf::spsc;
+
+    const ROUND_TRIPS: u64 = 50_000;
+    let (mut ping, mut pinged) = spsc::with_wait_strategy::<u64>(1, WaitStrategy::Blocking);
+    let (mut pong, mut ponged) = spsc::with_wait_strategy::<u64>(1, WaitStrategy::Blocking);
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        while let Ok(n) = pinged.pop() {
+            pause(n.wrapping_mul(7_919) % 128);
+            pong.push(n).unwrap();
+        }
+    });
+    thread::spawn(move || {
+        for n in 0..ROUND_TRIPS {
+            ping.push(n).unwrap();
+            assert_eq!(ponged.pop(), Ok(n));
+            pause(n.wrapping_mul(104_729) % 128);
+        }
+        done.send(()).unwrap();
+    });
+    assert!(
+        finished.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "{ROUND_TRIPS} round trips did not finish in 60 s: a waiter slept through its wake-up"
     );
 }
