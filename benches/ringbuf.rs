@@ -14,112 +14,37 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
-use disruptor::Producer as _;
 use gasbao::ringbuf::{WaitStrategy, mpmc, spsc};
+
+#[path = "support/one_thread.rs"]
+mod one_thread;
 
 const CAPACITY: usize = 1024;
 const BATCH: usize = 32;
 
 /// One thread pushes then pops each item: the cost of the two operations
-/// without any contention.
-///
-/// Every case hands criterion a plain `u64`, as the disruptor case must. An
-/// `Option<u64>` costs a store-forwarding stall in criterion's `black_box`
-/// (two 8-byte stores read back as one 16-byte load; seen in `perf
-/// annotate`), which made gasbao and rtrb look three times slower than they are.
+/// without any contention (the cases are in `support/one_thread.rs`).
 fn single_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("spsc_single_thread_u64");
     group.throughput(Throughput::Elements(1));
-    let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
     group.bench_function("gasbao", |b| {
-        b.iter(|| {
-            producer.try_push(black_box(7)).ok();
-            black_box(consumer.try_pop().unwrap_or(0))
-        })
+        b.iter(one_thread::gasbao(CAPACITY, WaitStrategy::BusySpin))
     });
     // The default strategy: each push and pop also looks for a sleeper.
-    let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::Blocking);
     group.bench_function("gasbao_blocking", |b| {
-        b.iter(|| {
-            producer.try_push(black_box(7)).ok();
-            black_box(consumer.try_pop().unwrap_or(0))
-        })
+        b.iter(one_thread::gasbao(CAPACITY, WaitStrategy::Blocking))
     });
-    let (mut producer, mut consumer) = rtrb::RingBuffer::<u64>::new(CAPACITY);
-    group.bench_function("rtrb", |b| {
-        b.iter(|| {
-            producer.push(black_box(7)).ok();
-            black_box(consumer.pop().unwrap_or(0))
-        })
-    });
-    let queue = ArrayQueue::<u64>::new(CAPACITY);
-    group.bench_function("crossbeam_array_queue", |b| {
-        b.iter(|| {
-            queue.push(black_box(7)).ok();
-            black_box(queue.pop().unwrap_or(0))
-        })
-    });
-    // The disruptor on one thread: publish, then read it back through an
-    // event poller instead of a consumer thread.
-    let (mut poller, builder) =
-        disruptor::build_single_producer(CAPACITY, || 0u64, disruptor::BusySpin).new_event_poller();
-    let mut disruptor_producer = builder.build();
-    group.bench_function("disruptor_poller", |b| {
-        b.iter(|| {
-            disruptor_producer.publish(|e| *e = black_box(7));
-            let mut sum = 0;
-            if let Ok(mut events) = poller.poll() {
-                for e in &mut events {
-                    sum += *e;
-                }
-            }
-            black_box(sum)
-        })
-    });
+    group.bench_function("rtrb", |b| b.iter(one_thread::rtrb(CAPACITY)));
+    group.bench_function("crossbeam_array_queue", |b| b.iter(one_thread::array_queue(CAPACITY)));
+    group.bench_function("disruptor_poller", |b| b.iter(one_thread::disruptor(CAPACITY)));
     group.finish();
 
     let mut group = c.benchmark_group("spsc_single_thread_batch32_u64");
     group.throughput(Throughput::Elements(BATCH as u64));
-    let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(CAPACITY, WaitStrategy::BusySpin);
-    group.bench_function("gasbao", |b| {
-        b.iter(|| {
-            producer.push_from(&mut (0..BATCH as u64));
-            black_box(consumer.drain(BATCH).sum::<u64>())
-        })
-    });
-    let (mut producer, mut consumer) = rtrb::RingBuffer::<u64>::new(CAPACITY);
-    group.bench_function("rtrb_chunks", |b| {
-        b.iter(|| {
-            if let Ok(chunk) = producer.write_chunk_uninit(BATCH) {
-                chunk.fill_from_iter(0..BATCH as u64);
-            }
-            let sum = match consumer.read_chunk(BATCH) {
-                Ok(chunk) => chunk.into_iter().sum::<u64>(),
-                Err(_) => 0,
-            };
-            black_box(sum)
-        })
-    });
-    let (mut poller, builder) =
-        disruptor::build_single_producer(CAPACITY, || 0u64, disruptor::BusySpin).new_event_poller();
-    let mut disruptor_producer = builder.build();
+    group.bench_function("gasbao", |b| b.iter(one_thread::gasbao_batch(CAPACITY, BATCH)));
+    group.bench_function("rtrb_chunks", |b| b.iter(one_thread::rtrb_chunks(CAPACITY, BATCH)));
     group.bench_function("disruptor_batch_poller", |b| {
-        b.iter(|| {
-            let mut i = 0;
-            disruptor_producer.batch_publish(BATCH, |events| {
-                for e in events {
-                    *e = i;
-                    i += 1;
-                }
-            });
-            let mut sum = 0;
-            if let Ok(mut events) = poller.poll() {
-                for e in &mut events {
-                    sum += *e;
-                }
-            }
-            black_box(sum)
-        })
+        b.iter(one_thread::disruptor_batch(CAPACITY, BATCH))
     });
     group.finish();
 }

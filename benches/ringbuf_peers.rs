@@ -30,10 +30,17 @@ use disruptor::{BusySpin, ProcessorSettings as _};
 use gasbao::ringbuf::multicast::Builder;
 use gasbao::ringbuf::{WaitStrategy, mpmc, spsc};
 
+#[path = "support/one_thread.rs"]
+mod one_thread;
+
 const CAPACITY: usize = 1024;
 const BATCH: usize = 32;
 const ITEMS: u64 = 1_000_000;
 const PING_PONGS: u64 = 200_000;
+/// Push-then-pop steps of the one-thread cases (each a few nanoseconds).
+const ONE_THREAD_STEPS: u64 = 10_000_000;
+/// Steps of the one-thread batch cases, `BATCH` items each.
+const ONE_THREAD_BATCHES: u64 = 1_000_000;
 /// Items for the multicast topologies: busy-spinning consumers outnumber the
 /// cores there and move about 0.1 M items/s, so fewer items keep a round short.
 const MULTICAST_ITEMS: u64 = 200_000;
@@ -643,6 +650,26 @@ fn array_queue_ping_pong() -> Duration {
     )
 }
 
+/// Runs `steps` steps of the queue `make` builds on a thread pinned to core
+/// 0; returns their time. The queue is built on that thread, so its ends
+/// need not be `Send`.
+fn one_thread_steps<S: FnMut() -> u64>(steps: u64, make: fn() -> S) -> Duration {
+    thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                pin(0);
+                let mut step = make();
+                let started = Instant::now();
+                for _ in 0..steps {
+                    black_box(step());
+                }
+                started.elapsed()
+            })
+            .join()
+            .unwrap()
+    })
+}
+
 struct Case {
     table: &'static str,
     name: &'static str,
@@ -855,6 +882,70 @@ fn cases() -> Vec<Case> {
             "disruptor (busy-spin)",
             MULTICAST_ITEMS,
             || disruptor_multicast(true),
+            false,
+        ),
+        case(
+            "one thread, push then pop, u64 (pinned)",
+            "gasbao spsc",
+            ONE_THREAD_STEPS,
+            || {
+                one_thread_steps(ONE_THREAD_STEPS, || {
+                    one_thread::gasbao(CAPACITY, WaitStrategy::BusySpin)
+                })
+            },
+            true,
+        ),
+        case(
+            "one thread, push then pop, u64 (pinned)",
+            "gasbao spsc, blocking strategy",
+            ONE_THREAD_STEPS,
+            || {
+                one_thread_steps(ONE_THREAD_STEPS, || {
+                    one_thread::gasbao(CAPACITY, WaitStrategy::Blocking)
+                })
+            },
+            true,
+        ),
+        case(
+            "one thread, push then pop, u64 (pinned)",
+            "rtrb",
+            ONE_THREAD_STEPS,
+            || one_thread_steps(ONE_THREAD_STEPS, || one_thread::rtrb(CAPACITY)),
+            false,
+        ),
+        case(
+            "one thread, push then pop, u64 (pinned)",
+            "disruptor (event poller)",
+            ONE_THREAD_STEPS,
+            || one_thread_steps(ONE_THREAD_STEPS, || one_thread::disruptor(CAPACITY)),
+            false,
+        ),
+        case(
+            "one thread, push then pop, u64 (pinned)",
+            "crossbeam ArrayQueue",
+            ONE_THREAD_STEPS,
+            || one_thread_steps(ONE_THREAD_STEPS, || one_thread::array_queue(CAPACITY)),
+            false,
+        ),
+        case(
+            "one thread, batches of 32 pushed then popped, u64 (pinned)",
+            "gasbao spsc push_from/drain",
+            ONE_THREAD_BATCHES * BATCH as u64,
+            || one_thread_steps(ONE_THREAD_BATCHES, || one_thread::gasbao_batch(CAPACITY, BATCH)),
+            true,
+        ),
+        case(
+            "one thread, batches of 32 pushed then popped, u64 (pinned)",
+            "rtrb chunks",
+            ONE_THREAD_BATCHES * BATCH as u64,
+            || one_thread_steps(ONE_THREAD_BATCHES, || one_thread::rtrb_chunks(CAPACITY, BATCH)),
+            false,
+        ),
+        case(
+            "one thread, batches of 32 pushed then popped, u64 (pinned)",
+            "disruptor batch_publish (event poller)",
+            ONE_THREAD_BATCHES * BATCH as u64,
+            || one_thread_steps(ONE_THREAD_BATCHES, || one_thread::disruptor_batch(CAPACITY, BATCH)),
             false,
         ),
         case(
