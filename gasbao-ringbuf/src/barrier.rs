@@ -19,6 +19,16 @@
 //! the pairing the `membarrier(2)` manual page describes, and folly's
 //! `asymmetricHeavyBarrier` and the Linux kernel's RCU use.
 //!
+//! The cost moves to the sleeper, and from it to the process's other
+//! threads: each `membarrier` interrupts every CPU that is running one of
+//! them. Measured on the 2-core VM: 0.2 us a call with no other thread
+//! running, 5 us with one spinning on the other core, which ran at a
+//! fifth to a third of its speed while called back to back. A waiter
+//! calls it once per sleep, after spinning and yielding for longer than
+//! that; a service whose consumers fall asleep thousands of times a second
+//! pays it on its other threads, and one whose consumers keep up, or sleep
+//! through long idle spells, gains on every item.
+//!
 //! Where the call is not available (other systems, kernels before 4.14, a
 //! seccomp filter, Miri, loom), both sides fence.
 
