@@ -1,6 +1,7 @@
 //! gasbao-ringbuf beside its peers — rtrb, disruptor, crossbeam's ArrayQueue
 //! and bounded channel, kanal — in one binary, printed as a markdown table of
-//! medians and ratios.
+//! medians and ratios: every topology, and the one-thread push-then-pop
+//! cases of `support/one_thread.rs` that criterion also times.
 //!
 //! `cargo bench --bench ringbuf_peers` (set `GASBAO_BENCH_ROUNDS`, default 15).
 //!

@@ -24,6 +24,7 @@ pub(crate) fn gasbao(capacity: usize, strategy: WaitStrategy) -> impl FnMut() ->
     }
 }
 
+/// rtrb, one item per step.
 pub(crate) fn rtrb(capacity: usize) -> impl FnMut() -> u64 {
     let (mut producer, mut consumer) = rtrb::RingBuffer::<u64>::new(capacity);
     move || {
@@ -32,6 +33,7 @@ pub(crate) fn rtrb(capacity: usize) -> impl FnMut() -> u64 {
     }
 }
 
+/// crossbeam's `ArrayQueue`, one item per step.
 pub(crate) fn array_queue(capacity: usize) -> impl FnMut() -> u64 {
     let queue = ArrayQueue::<u64>::new(capacity);
     move || {

@@ -16,8 +16,8 @@
 //! out. So the waiter issues it ([`Barrier::heavy`], a few microseconds,
 //! before a sleep that costs more), and the notifier needs only to keep the
 //! compiler from swapping its store and load ([`Barrier::light`]). This is
-//! the pairing the `membarrier(2)` manual page describes, and folly's
-//! `asymmetricHeavyBarrier` and the Linux kernel's RCU use.
+//! the pairing the `membarrier(2)` manual page describes, and that folly's
+//! `asymmetricHeavyBarrier` and userspace RCU (liburcu) use.
 //!
 //! The cost moves to the sleeper, and from it to the process's other
 //! threads: each `membarrier` interrupts every CPU that is running one of
@@ -132,8 +132,8 @@ mod membarrier {
     }
 
     /// A full barrier on every running thread of the process; false if the
-    /// kernel refused it (registering again first, as a child after `fork`
-    /// may need to).
+    /// kernel refused it even after registering again, in case this
+    /// process's registration was lost.
     pub(super) fn private_expedited() -> bool {
         membarrier(CMD_PRIVATE_EXPEDITED) == 0 || (register() && membarrier(CMD_PRIVATE_EXPEDITED) == 0)
     }
