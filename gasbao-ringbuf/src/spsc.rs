@@ -517,14 +517,8 @@ impl<T> Consumer<T> {
             if slot.is_stamped_for(head) {
                 // Keeps `cached_tail` at or past `head`, which the other counts need.
                 self.cached_tail = head.wrapping_add(1);
-            } else {
-                // `available()`, written out: it would borrow all of `self`
-                // while `slot` borrows `shared`.
-                let ready = shared.published_by_tail(head);
-                self.cached_tail = head.wrapping_add(ready);
-                if ready == 0 {
-                    return Err(self.why_empty());
-                }
+            } else if Self::refresh_cached_tail(shared, head, &mut self.cached_tail) == 0 {
+                return Err(self.why_empty());
             }
         }
         // SAFETY: the item at `head` is published (the cached tail, the
@@ -605,8 +599,16 @@ impl<T> Consumer<T> {
 
     /// How many items can be popped now (the producer may add more at any time).
     pub fn available(&mut self) -> usize {
-        let ready = self.shared.published_by_tail(self.head);
-        self.cached_tail = self.head.wrapping_add(ready);
+        Self::refresh_cached_tail(&self.shared, self.head, &mut self.cached_tail)
+    }
+
+    /// Reads the producer's tail into `cached_tail`; returns how many items
+    /// from `head` on it shows published. Takes the fields, not `&mut
+    /// self`, so that `try_pop` can call it while it holds its slot.
+    #[inline]
+    fn refresh_cached_tail(shared: &Shared<T>, head: usize, cached_tail: &mut usize) -> usize {
+        let ready = shared.published_by_tail(head);
+        *cached_tail = head.wrapping_add(ready);
         ready
     }
 
