@@ -56,9 +56,12 @@ const MAX_BACKOFF: Duration = Duration::from_millis(1);
 /// it, and a notifier that finds no sleeper pays a load.
 ///
 /// A queue whose notifier already claims with a read-modify-write (the MPMC
-/// queue's CAS) can skip that fence: the waiter also marks the claimed
+/// queue's CAS) can skip that barrier: the waiter also marks the claimed
 /// counter itself, and the claimer, seeing the mark, calls
-/// [`wake_all`](Self::wake_all).
+/// [`wake_all`](Self::wake_all). Its [`notify`](Self::notify) then runs
+/// only on rare paths (the last producer or consumer leaving), so it takes
+/// [`Barrier::Symmetric`] ([`with_barrier`](Self::with_barrier)) rather
+/// than have every sleeper issue a `membarrier` for them.
 #[derive(Debug)]
 pub(crate) struct Signal {
     sleepers: AtomicUsize,
@@ -68,10 +71,18 @@ pub(crate) struct Signal {
 }
 
 impl Signal {
+    /// A signal for a queue that notifies on every push or pop: the
+    /// cheapest barrier for the notifier this process has.
     pub(crate) fn new() -> Signal {
+        Signal::with_barrier(Barrier::for_process())
+    }
+
+    /// A signal whose notifier and waiter order their store and load with
+    /// `barrier`.
+    pub(crate) fn with_barrier(barrier: Barrier) -> Signal {
         Signal {
             sleepers: AtomicUsize::new(0),
-            barrier: Barrier::for_process(),
+            barrier,
             lock: Mutex::new(()),
             condvar: Condvar::new(),
         }
