@@ -175,8 +175,8 @@ fn gasbao_spsc_in_place<T: Item>() -> Duration {
     )
 }
 
-/// The same handoff through the waiting calls of a blocking queue: what the
-/// fence that looks for sleepers costs when no one sleeps.
+/// The same handoff through the waiting calls of a blocking queue, which is
+/// what most callers use: what looking for sleepers costs when no one sleeps.
 fn gasbao_spsc_blocking<T: Item>() -> Duration {
     let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::Blocking);
     pinned_pair(

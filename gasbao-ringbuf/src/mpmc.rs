@@ -360,8 +360,9 @@ impl<T> Producer<T> {
     /// # Errors
     ///
     /// [`PushError::Disconnected`] with `value` if every consumer is gone.
+    #[inline]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
-        self.push_until(value, None)
+        self.push_within(value, None)
     }
 
     /// Pushes `value`, waiting at most `timeout` for room.
@@ -370,15 +371,30 @@ impl<T> Producer<T> {
     ///
     /// [`PushError::Full`] if there was still no room at the deadline;
     /// [`PushError::Disconnected`] if every consumer is gone.
+    #[inline]
     pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushError<T>> {
-        self.push_until(value, Instant::now().checked_add(timeout))
+        self.push_within(value, Some(timeout))
     }
 
-    fn push_until(&self, value: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
-        let mut value = match self.try_push(value) {
-            Err(PushError::Full(value)) => value,
-            other => return other,
-        };
+    /// A push that finds room costs what [`try_push`](Self::try_push) does:
+    /// only the wait is out of line. With the wait's loop in the same
+    /// function, which was then not inlined, `push` took 25 instructions
+    /// more than `try_push` and `pop` 33 more than `try_pop` (callgrind, a
+    /// push and pop on one thread: 61 instructions through the `try_`
+    /// calls or, now, the waiting ones).
+    #[inline]
+    fn push_within(&self, value: T, timeout: Option<Duration>) -> Result<(), PushError<T>> {
+        match self.try_push(value) {
+            Err(PushError::Full(value)) => self.wait_to_push(value, timeout),
+            done => done,
+        }
+    }
+
+    /// The rest of a push that found the queue full: waits for room as the
+    /// strategy says, for at most `timeout` from now, then pushes.
+    #[inline(never)]
+    fn wait_to_push(&self, mut value: T, timeout: Option<Duration>) -> Result<(), PushError<T>> {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let shared = &*self.shared;
         loop {
             let room = shared.strategy.wait_until_announced(
@@ -480,8 +496,9 @@ impl<T> Consumer<T> {
     /// # Errors
     ///
     /// [`PopError::Disconnected`] once every producer is gone and the queue is empty.
+    #[inline]
     pub fn pop(&self) -> Result<T, PopError> {
-        self.pop_until(None)
+        self.pop_within(None)
     }
 
     /// Pops the oldest item, waiting at most `timeout` for one.
@@ -490,25 +507,37 @@ impl<T> Consumer<T> {
     ///
     /// [`PopError::Empty`] if none came in time; [`PopError::Disconnected`]
     /// once every producer is gone and the queue is empty.
+    #[inline]
     pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopError> {
-        self.pop_until(Instant::now().checked_add(timeout))
+        self.pop_within(Some(timeout))
     }
 
-    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopError> {
+    /// A pop that finds an item costs what [`try_pop`](Self::try_pop)
+    /// does; see [`Producer::push_within`].
+    #[inline]
+    fn pop_within(&self, timeout: Option<Duration>) -> Result<T, PopError> {
+        match self.try_pop() {
+            Err(PopError::Empty) => self.wait_to_pop(timeout),
+            done => done,
+        }
+    }
+
+    /// The rest of a pop that found the queue empty: waits for an item as
+    /// the strategy says, for at most `timeout` from now, then pops.
+    #[inline(never)]
+    fn wait_to_pop(&self, timeout: Option<Duration>) -> Result<T, PopError> {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let shared = &*self.shared;
         loop {
-            match self.try_pop() {
-                Err(PopError::Empty) => {}
-                other => return other,
-            }
             let ready = shared.strategy.wait_until_announced(
                 &shared.not_empty,
                 || shared.producers_gone() || shared.head_ready(),
                 || shared.announce_hungry_consumer(),
                 deadline,
             );
-            if !ready {
-                return self.try_pop();
+            match self.try_pop() {
+                Err(PopError::Empty) if ready || deadline.is_none() => {}
+                other => return other,
             }
         }
     }

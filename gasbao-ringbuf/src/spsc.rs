@@ -330,8 +330,9 @@ impl<T> Producer<T> {
     /// # Errors
     ///
     /// [`PushError::Disconnected`] with `value` if the consumer is gone.
+    #[inline]
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
-        self.push_until(value, None)
+        self.push_within(value, None)
     }
 
     /// Pushes `value`, waiting at most `timeout` for room.
@@ -340,15 +341,32 @@ impl<T> Producer<T> {
     ///
     /// [`PushError::Full`] if there was still no room at the deadline;
     /// [`PushError::Disconnected`] if the consumer is gone.
+    #[inline]
     pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushError<T>> {
-        self.push_until(value, Instant::now().checked_add(timeout))
+        self.push_within(value, Some(timeout))
     }
 
-    fn push_until(&mut self, value: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
-        let mut value = match self.try_push(value) {
-            Err(PushError::Full(value)) => value,
-            other => return other,
-        };
+    /// A push that finds room costs what [`try_push`](Self::try_push) does:
+    /// only the wait is out of line. With the wait's loop in the same
+    /// function, that function was not inlined, and each call saved and
+    /// restored six registers and returned its result through memory:
+    /// `push` took 24 instructions more than `try_push` and `pop` 30 more
+    /// than `try_pop` (callgrind), and a pinned 1->1 handoff through them
+    /// took 13.9-15.9 ns an item against 5.0-6.5 ns through the `try_`
+    /// calls (6.1-8.0 ns since).
+    #[inline]
+    fn push_within(&mut self, value: T, timeout: Option<Duration>) -> Result<(), PushError<T>> {
+        match self.try_push(value) {
+            Err(PushError::Full(value)) => self.wait_to_push(value, timeout),
+            done => done,
+        }
+    }
+
+    /// The rest of a push that found the queue full: waits for room as the
+    /// strategy says, for at most `timeout` from now, then pushes.
+    #[inline(never)]
+    fn wait_to_push(&mut self, mut value: T, timeout: Option<Duration>) -> Result<(), PushError<T>> {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
             let shared = &*self.shared;
             let tail = self.tail;
@@ -539,8 +557,9 @@ impl<T> Consumer<T> {
     /// # Errors
     ///
     /// [`PopError::Disconnected`] once the producer is gone and the queue is empty.
+    #[inline]
     pub fn pop(&mut self) -> Result<T, PopError> {
-        self.pop_until(None)
+        self.pop_within(None)
     }
 
     /// Pops the oldest item, waiting at most `timeout` for one.
@@ -549,16 +568,27 @@ impl<T> Consumer<T> {
     ///
     /// [`PopError::Empty`] if none came in time; [`PopError::Disconnected`]
     /// once the producer is gone and the queue is empty.
+    #[inline]
     pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopError> {
-        self.pop_until(Instant::now().checked_add(timeout))
+        self.pop_within(Some(timeout))
     }
 
-    fn pop_until(&mut self, deadline: Option<Instant>) -> Result<T, PopError> {
+    /// A pop that finds an item costs what [`try_pop`](Self::try_pop)
+    /// does; see [`Producer::push_within`].
+    #[inline]
+    fn pop_within(&mut self, timeout: Option<Duration>) -> Result<T, PopError> {
+        match self.try_pop() {
+            Err(PopError::Empty) => self.wait_to_pop(timeout),
+            done => done,
+        }
+    }
+
+    /// The rest of a pop that found the queue empty: waits for an item as
+    /// the strategy says, for at most `timeout` from now, then pops.
+    #[inline(never)]
+    fn wait_to_pop(&mut self, timeout: Option<Duration>) -> Result<T, PopError> {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
-            match self.try_pop() {
-                Err(PopError::Empty) => {}
-                other => return other,
-            }
             let shared = &*self.shared;
             let head = self.head;
             let ready = shared.strategy.wait_until(
@@ -566,8 +596,9 @@ impl<T> Consumer<T> {
                 || shared.producer_gone.load(Ordering::Acquire) || shared.is_published(head),
                 deadline,
             );
-            if !ready {
-                return self.try_pop();
+            match self.try_pop() {
+                Err(PopError::Empty) if ready || deadline.is_none() => {}
+                other => return other,
             }
         }
     }

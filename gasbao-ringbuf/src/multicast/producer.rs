@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::PushError;
 use crate::sync::{Arc, Ordering};
@@ -79,6 +79,7 @@ impl<E> SingleProducer<E> {
     /// # Errors
     ///
     /// [`PushError::Disconnected`] if a consumer panicked.
+    #[inline]
     pub fn publish<F: FnOnce(&mut E)>(&mut self, fill: F) -> Result<u64, PushError<F>> {
         self.wait_for_room(1, None);
         self.try_publish(fill)
@@ -91,8 +92,9 @@ impl<E> SingleProducer<E> {
     ///
     /// [`PushError::Full`] at the deadline; [`PushError::Disconnected`] if a
     /// consumer panicked.
+    #[inline]
     pub fn publish_timeout<F: FnOnce(&mut E)>(&mut self, fill: F, timeout: Duration) -> Result<u64, PushError<F>> {
-        self.wait_for_room(1, Instant::now().checked_add(timeout));
+        self.wait_for_room(1, Some(timeout));
         self.try_publish(fill)
     }
 
@@ -142,10 +144,15 @@ impl<E> SingleProducer<E> {
             .map_err(|e| PushError::Disconnected(e.into_inner()))
     }
 
-    fn wait_for_room(&mut self, n: u64, deadline: Option<Instant>) {
+    /// Waits until `n` events fit, for at most `timeout` from now. When
+    /// the cache already shows room this is a comparison: the wait, and
+    /// reading the clock for a deadline, happen out of line only when the
+    /// ring looks full.
+    #[inline]
+    fn wait_for_room(&mut self, n: u64, timeout: Option<Duration>) {
         if !self.has_room(n) {
             let next = self.next;
-            self.ring.wait_for_room(|| next, n, deadline);
+            self.ring.wait_for_room(|| next, n, timeout);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The shared state of a multicast ring: the pre-allocated events, where the
 //! producers are, and how far each consumer has got.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cache_padded::CachePadded;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
@@ -132,9 +132,11 @@ impl<E> Ring<E> {
 
     /// Waits, as the ring's strategy says, until `n` events from `next()`
     /// on fit within a lap of the slowest gating consumer, the ring halts,
-    /// or `deadline` passes. `next` is read anew at each look: for several
-    /// producers it is the claim cursor, which the others move.
-    pub(crate) fn wait_for_room(&self, next: impl Fn() -> u64, n: u64, deadline: Option<Instant>) {
+    /// or `timeout` from now passes. `next` is read anew at each look: for
+    /// several producers it is the claim cursor, which the others move.
+    #[inline(never)]
+    pub(crate) fn wait_for_room(&self, next: impl Fn() -> u64, n: u64, timeout: Option<Duration>) {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         self.strategy.wait_until(
             &self.room,
             || (next() + n).saturating_sub(self.capacity()) <= self.gating_sequence() || self.is_halted(),
