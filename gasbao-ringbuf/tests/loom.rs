@@ -112,6 +112,31 @@ fn pops_by_stamp_and_batch_reads_agree() {
     });
 }
 
+/// Single pushes leave the shared tail behind; a consumer that only drains
+/// must find their items by the stamps past it, whichever order it sees the
+/// producer's stamps and its flag in.
+#[test]
+fn drains_find_single_pushes_by_their_stamps() {
+    model(|| {
+        let (mut producer, mut consumer) = channel::<usize>(2);
+        let sender = thread::spawn(move || {
+            push(&mut producer, 0);
+            push(&mut producer, 1);
+            producer
+        });
+        let mut received = Vec::new();
+        while received.len() < 2 {
+            let before = received.len();
+            received.extend(consumer.drain(2));
+            if received.len() == before {
+                thread::yield_now();
+            }
+        }
+        let _producer = sender.join().unwrap();
+        assert_eq!(received, [0, 1]);
+    });
+}
+
 #[test]
 fn a_blocking_pop_sleeps_until_the_tail_catches_up_with_a_stamp() {
     // The first pop may go by the stamp before the producer moves the tail;
