@@ -245,13 +245,13 @@ impl<T> Shared<T> {
     /// the tail (batch pushes), then by the stamps after it (single pushes,
     /// which leave the tail behind) while fewer than `wanted` are known.
     fn published(&self, head: usize, wanted: usize) -> usize {
-        let ring = self.ring();
         let mut ready = self.published_by_tail(head);
         // Relaxed: a stale answer only undercounts, and each stamp is read
         // with Acquire.
         if ready >= wanted || !self.tail.stamped_past.load(Ordering::Relaxed) {
             return ready;
         }
+        let ring = self.ring();
         // Ends within a capacity of `head` whatever `wanted` is: the
         // producer stamps no position that far ahead until the consumer
         // frees a slot.
@@ -478,7 +478,6 @@ impl<T> Producer<T> {
             fn drop(&mut self) {
                 *self.tail = self.tail.wrapping_add(self.written);
                 self.shared.tail.position.store(*self.tail, Ordering::Release);
-
                 if self.blocking && self.written > 0 {
                     self.shared.not_empty.notify();
                 }

@@ -138,11 +138,11 @@ fn drains_find_single_pushes_by_their_stamps() {
 }
 
 #[test]
-fn a_blocking_pop_sleeps_until_the_tail_catches_up_with_a_stamp() {
-    // The first pop may go by the stamp before the producer moves the tail;
-    // the second then finds the tail behind its head. Taking that lag for
-    // an item would spin the consumer (loom reports the endless branches)
-    // instead of sleeping until the second push wakes it.
+fn a_blocking_pop_past_the_lagging_tail_sleeps_until_the_next_push() {
+    // The first pop goes by the stamp, and single pushes leave the tail
+    // behind; the second pop then finds the tail behind its head. Taking
+    // that lag for an item would spin the consumer (loom reports the
+    // endless branches) instead of sleeping until the second push wakes it.
     model(|| {
         let (mut producer, mut consumer) = with_wait_strategy::<usize>(2, WaitStrategy::Blocking);
         let popper = thread::spawn(move || [consumer.pop(), consumer.pop()]);
