@@ -140,19 +140,46 @@ fn pop_every_item<T: Item>(consumer: &mut spsc::Consumer<T>) -> u64 {
     sum
 }
 
+/// Pushes `ITEMS` items one by one, retrying at once.
+fn push_every_item<T: Item>(producer: &mut spsc::Producer<T>) {
+    for v in 0..ITEMS {
+        let mut item = T::from_u64(v);
+        while let Err(e) = producer.try_push(item) {
+            item = e.into_inner();
+        }
+    }
+}
+
+/// Drains `ITEMS` items in batches of up to `BATCH`; returns their sum.
+fn drain_every_item<T: Item>(consumer: &mut spsc::Consumer<T>) -> u64 {
+    let mut sum = 0;
+    let mut seen = 0;
+    while seen < ITEMS {
+        for item in consumer.drain(BATCH) {
+            sum += item.value();
+            seen += 1;
+        }
+    }
+    sum
+}
+
 fn gasbao_spsc<T: Item>() -> Duration {
     let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::BusySpin);
     pinned_pair(
         ITEMS,
-        move || {
-            for v in 0..ITEMS {
-                let mut item = T::from_u64(v);
-                while let Err(e) = producer.try_push(item) {
-                    item = e.into_inner();
-                }
-            }
-        },
+        move || push_every_item(&mut producer),
         move || pop_every_item(&mut consumer),
+    )
+}
+
+/// Items pushed one by one as they come, drained in batches: the shape of
+/// an ingest thread feeding a billing one.
+fn gasbao_spsc_drained<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<T>(CAPACITY, WaitStrategy::BusySpin);
+    pinned_pair(
+        ITEMS,
+        move || push_every_item(&mut producer),
+        move || drain_every_item(&mut consumer),
     )
 }
 
@@ -198,32 +225,44 @@ fn gasbao_spsc_batch<T: Item>() -> Duration {
                 next += producer.push_from(&mut batch) as u64;
             }
         },
-        move || {
-            let mut sum = 0;
-            let mut seen = 0;
-            while seen < ITEMS {
-                for item in consumer.drain(BATCH) {
-                    sum += item.value();
-                    seen += 1;
-                }
-            }
-            sum
-        },
+        move || drain_every_item(&mut consumer),
     )
+}
+
+/// Pushes `ITEMS` items one by one into rtrb, retrying at once.
+fn rtrb_push_every_item<T: Item>(producer: &mut rtrb::Producer<T>) {
+    for v in 0..ITEMS {
+        let mut item = T::from_u64(v);
+        while let Err(rtrb::PushError::Full(back)) = producer.push(item) {
+            item = back;
+        }
+    }
+}
+
+/// Reads `ITEMS` items from rtrb in chunks of up to `BATCH`; returns their sum.
+fn rtrb_read_every_chunk<T: Item>(consumer: &mut rtrb::Consumer<T>) -> u64 {
+    let mut sum = 0;
+    let mut seen = 0;
+    while seen < ITEMS {
+        let n = BATCH.min(consumer.slots());
+        if n == 0 {
+            continue;
+        }
+        if let Ok(chunk) = consumer.read_chunk(n) {
+            for item in chunk {
+                sum += item.value();
+                seen += 1;
+            }
+        }
+    }
+    sum
 }
 
 fn rtrb_single<T: Item>() -> Duration {
     let (mut producer, mut consumer) = rtrb::RingBuffer::<T>::new(CAPACITY);
     pinned_pair(
         ITEMS,
-        move || {
-            for v in 0..ITEMS {
-                let mut item = T::from_u64(v);
-                while let Err(rtrb::PushError::Full(back)) = producer.push(item) {
-                    item = back;
-                }
-            }
-        },
+        move || rtrb_push_every_item(&mut producer),
         move || {
             let mut sum = 0;
             for _ in 0..ITEMS {
@@ -236,6 +275,16 @@ fn rtrb_single<T: Item>() -> Duration {
             }
             sum
         },
+    )
+}
+
+/// rtrb's single pushes, read in chunks.
+fn rtrb_drained<T: Item>() -> Duration {
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<T>::new(CAPACITY);
+    pinned_pair(
+        ITEMS,
+        move || rtrb_push_every_item(&mut producer),
+        move || rtrb_read_every_chunk(&mut consumer),
     )
 }
 
@@ -256,23 +305,7 @@ fn rtrb_chunks<T: Item>() -> Duration {
                 }
             }
         },
-        move || {
-            let mut sum = 0;
-            let mut seen = 0;
-            while seen < ITEMS {
-                let n = BATCH.min(consumer.slots());
-                if n == 0 {
-                    continue;
-                }
-                if let Ok(chunk) = consumer.read_chunk(n) {
-                    for item in chunk {
-                        sum += item.value();
-                        seen += 1;
-                    }
-                }
-            }
-            sum
-        },
+        move || rtrb_read_every_chunk(&mut consumer),
     )
 }
 
@@ -806,6 +839,48 @@ fn cases() -> Vec<Case> {
             "disruptor batch_publish",
             ITEMS,
             || disruptor_single::<Reading>(true),
+            false,
+        ),
+        case(
+            "1->1 u64, pushed one by one, drained in batches of 32 (pinned)",
+            "gasbao spsc try_push/drain",
+            ITEMS,
+            gasbao_spsc_drained::<u64>,
+            true,
+        ),
+        case(
+            "1->1 u64, pushed one by one, drained in batches of 32 (pinned)",
+            "rtrb push/read_chunk",
+            ITEMS,
+            rtrb_drained::<u64>,
+            false,
+        ),
+        case(
+            "1->1 u64, pushed one by one, drained in batches of 32 (pinned)",
+            "disruptor publish (batch handler)",
+            ITEMS,
+            || disruptor_single::<u64>(false),
+            false,
+        ),
+        case(
+            "1->1 48-byte reading, pushed one by one, drained in batches of 32 (pinned)",
+            "gasbao spsc try_push/drain",
+            ITEMS,
+            gasbao_spsc_drained::<Reading>,
+            true,
+        ),
+        case(
+            "1->1 48-byte reading, pushed one by one, drained in batches of 32 (pinned)",
+            "rtrb push/read_chunk",
+            ITEMS,
+            rtrb_drained::<Reading>,
+            false,
+        ),
+        case(
+            "1->1 48-byte reading, pushed one by one, drained in batches of 32 (pinned)",
+            "disruptor publish (batch handler)",
+            ITEMS,
+            || disruptor_single::<Reading>(false),
             false,
         ),
         case(
