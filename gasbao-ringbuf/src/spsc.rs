@@ -35,6 +35,7 @@
 
 use std::fmt;
 use std::mem::MaybeUninit;
+use std::slice;
 use std::time::{Duration, Instant};
 
 use crate::cache_padded::CachePadded;
@@ -206,6 +207,19 @@ impl<T> Clone for Ring<'_, T> {
 impl<T> Copy for Ring<'_, T> {}
 
 impl<'a, T> Ring<'a, T> {
+    /// The slots of positions `start..start + count` (`count` at most the
+    /// slot count) as two runs in memory: up to the end of the ring, then
+    /// from its start (empty unless the positions wrap). A batch loop walks
+    /// a run by pointer, with no mask or index per item: one thread's push
+    /// and pop of 32 `u64` in a batch took 451 instructions this way, 554
+    /// by masking each position (callgrind).
+    #[inline]
+    fn runs(self, start: usize, count: usize) -> (&'a [Slot<T>], &'a [Slot<T>]) {
+        let (ring_start, ring_end) = self.slots.split_at(start & self.mask);
+        let up_to_end = count.min(ring_end.len());
+        (&ring_end[..up_to_end], &ring_start[..count - up_to_end])
+    }
+
     #[inline]
     fn slot(self, position: usize) -> &'a Slot<T> {
         let index = position & self.mask;
@@ -458,6 +472,13 @@ impl<T> Producer<T> {
     ///
     /// If the consumer is gone, nothing is pushed and 0 is returned; see
     /// [`is_abandoned`](Self::is_abandoned).
+    //
+    // Always inlined: out of line, the caller's iterator lives in memory
+    // and each item stores its state back (a batch of 32 `u64` pushed and
+    // popped took 555 instructions against 451 inlined, callgrind), and
+    // with its loop for each run `push_from` is too large for `#[inline]`
+    // to take.
+    #[inline(always)]
     pub fn push_from<I: Iterator<Item = T>>(&mut self, items: &mut I) -> usize {
         if self.shared.consumer_gone.load(Ordering::Relaxed) {
             return 0;
@@ -485,21 +506,25 @@ impl<T> Producer<T> {
                 }
             }
         }
-        let start = self.tail;
-        let ring = self.shared.ring();
+        let (first, second) = self.shared.ring().runs(self.tail, room);
         let mut publish = Publish {
             shared: &self.shared,
             tail: &mut self.tail,
             written: 0,
             blocking: self.blocking,
         };
-        for value in items.by_ref().take(room) {
-            let position = start.wrapping_add(publish.written);
-            // SAFETY: `written < room`, so the slot is free and unpublished.
-            ring.slot(position)
-                .value
-                .with_mut(|slot| unsafe { (*slot).write(value) });
-            publish.written = publish.written.wrapping_add(1);
+        for run in [first, second] {
+            // `zip` asks the slots first, so no item is taken without a slot.
+            for (slot, value) in run.iter().zip(items.by_ref()) {
+                // SAFETY: the runs hold the `room` positions from the tail
+                // on, which are free and unpublished.
+                slot.value.with_mut(|slot| unsafe { (*slot).write(value) });
+                publish.written += 1;
+            }
+            if publish.written < run.len() {
+                // `items` ran out: asked again, it might not stay empty.
+                break;
+            }
         }
         publish.written
     }
@@ -686,12 +711,15 @@ impl<T> Consumer<T> {
     /// assert_eq!(total, (1..=32).sum());
     /// assert_eq!(billing.drain(usize::MAX).count(), 8);
     /// ```
+    #[inline]
     pub fn drain(&mut self, max: usize) -> Drain<'_, T> {
         let count = self.readable_for(max).min(max);
+        let (run, wrapped) = self.shared.ring().runs(self.head, count);
         Drain {
             shared: &self.shared,
             head: &mut self.head,
-            read: 0,
+            run: run.iter(),
+            wrapped: wrapped.len(),
             count,
             blocking: self.blocking,
         }
@@ -774,11 +802,35 @@ pub struct Drain<'a, T> {
     shared: &'a Shared<T>,
     /// The consumer's head, advanced when the drain is dropped.
     head: &'a mut usize,
-    read: usize,
+    /// The slots of the items not yet taken, up to the end of the ring.
+    run: slice::Iter<'a, Slot<T>>,
+    /// How many more items wait at the start of the ring once `run` is
+    /// used up (the positions wrap there).
+    wrapped: usize,
+    /// How many items the drain holds, taken or not.
     count: usize,
     /// The consumer's `blocking`: whether releasing slots looks for a
     /// sleeping producer.
     blocking: bool,
+}
+
+impl<T> Drain<'_, T> {
+    fn left(&self) -> usize {
+        self.run.len() + self.wrapped
+    }
+}
+
+/// Moves the item out of `slot`.
+///
+/// # Safety
+///
+/// `slot` is one of a drain's slots, which hold items published (`drain`
+/// counted them with Acquire loads) and not yet released, and its
+/// iterator has just moved past it, so that no one takes it again.
+#[inline]
+unsafe fn take<T>(slot: &Slot<T>) -> T {
+    // SAFETY: the caller's promise.
+    slot.value.with_mut(|slot| unsafe { (*slot).assume_init_read() })
 }
 
 impl<T> Iterator for Drain<'_, T> {
@@ -786,22 +838,40 @@ impl<T> Iterator for Drain<'_, T> {
 
     #[inline]
     fn next(&mut self) -> Option<T> {
-        if self.read == self.count {
-            return None;
+        let slot = match self.run.next() {
+            Some(slot) => slot,
+            None if self.wrapped > 0 => {
+                self.run = self.shared.slots[..self.wrapped].iter();
+                self.wrapped = 0;
+                self.run.next()?
+            }
+            None => return None,
+        };
+        // SAFETY: a slot of this drain, just passed.
+        Some(unsafe { take(slot) })
+    }
+
+    /// Walks each run in a loop of its own, without the test for the wrap
+    /// that `next` makes at every item (`sum`, `for_each` and most adapters
+    /// come here). A panicking `f` leaves the runs past what it was given.
+    #[inline]
+    fn fold<B, F: FnMut(B, T) -> B>(mut self, init: B, mut f: F) -> B {
+        let mut acc = init;
+        loop {
+            for slot in self.run.by_ref() {
+                // SAFETY: a slot of this drain, just passed.
+                acc = f(acc, unsafe { take(slot) });
+            }
+            if self.wrapped == 0 {
+                return acc;
+            }
+            self.run = self.shared.slots[..self.wrapped].iter();
+            self.wrapped = 0;
         }
-        let position = self.head.wrapping_add(self.read);
-        // SAFETY: `read < count <= readable_for(..)`: published, not yet released.
-        let value = self
-            .shared
-            .slot(position)
-            .value
-            .with_mut(|slot| unsafe { (*slot).assume_init_read() });
-        self.read = self.read.wrapping_add(1);
-        Some(value)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.count.wrapping_sub(self.read);
+        let left = self.left();
         (left, Some(left))
     }
 }
@@ -810,9 +880,10 @@ impl<T> ExactSizeIterator for Drain<'_, T> {}
 
 impl<T> Drop for Drain<'_, T> {
     fn drop(&mut self) {
-        *self.head = self.head.wrapping_add(self.read);
+        let read = self.count - self.left();
+        *self.head = self.head.wrapping_add(read);
         self.shared.head.store(*self.head, Ordering::Release);
-        if self.blocking && self.read > 0 {
+        if self.blocking && read > 0 {
             self.shared.not_full.notify();
         }
     }
@@ -821,7 +892,7 @@ impl<T> Drop for Drain<'_, T> {
 impl<T> fmt::Debug for Drain<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain")
-            .field("left", &self.count.wrapping_sub(self.read))
+            .field("left", &self.left())
             .finish_non_exhaustive()
     }
 }

@@ -180,41 +180,78 @@ fn a_zero_capacity_queue_is_always_full() {
     assert_eq!(consumer.try_pop(), Err(PopError::Empty));
 }
 
+/// Moves a queue of 8 slots on by `offset` positions, so that a batch
+/// after it starts at that slot: from 6 on, a batch of 5 wraps around the
+/// end of the ring after 2 items.
+fn advance(
+    producer: &mut gasbao_ringbuf::spsc::Producer<Counted>,
+    consumer: &mut gasbao_ringbuf::spsc::Consumer<Counted>,
+    offset: usize,
+) {
+    let elsewhere = Arc::new(AtomicUsize::new(0));
+    for _ in 0..offset {
+        producer.try_push(Counted(Arc::clone(&elsewhere))).unwrap();
+        consumer.try_pop().unwrap();
+    }
+    assert_eq!(elsewhere.load(Ordering::SeqCst), offset);
+}
+
 #[test]
 fn a_panicking_batch_source_publishes_what_it_gave() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let (mut producer, mut consumer) = channel(8);
-    let source = Arc::clone(&drops);
-    let mut items = (0..5).map(move |i| {
-        assert!(i < 3, "meter feed failed");
-        Counted(Arc::clone(&source))
-    });
-    let outcome = catch_unwind(AssertUnwindSafe(|| producer.push_from(&mut items)));
-    assert!(outcome.is_err());
-    assert_eq!(consumer.drain(usize::MAX).count(), 3);
-    assert_eq!(drops.load(Ordering::SeqCst), 3);
-    drop((producer, consumer, items));
+    // (slot the batch starts at, items the source gives before it fails)
+    for (offset, given) in [(0, 3), (6, 1), (6, 2), (6, 4)] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mut producer, mut consumer) = channel(8);
+        advance(&mut producer, &mut consumer, offset);
+        let source = Arc::clone(&drops);
+        let mut items = (0..5).map(move |i| {
+            assert!(i < given, "meter feed failed");
+            Counted(Arc::clone(&source))
+        });
+        let outcome = catch_unwind(AssertUnwindSafe(|| producer.push_from(&mut items)));
+        assert!(outcome.is_err(), "offset {offset}");
+        assert_eq!(consumer.drain(usize::MAX).count(), given, "offset {offset}");
+        assert_eq!(drops.load(Ordering::SeqCst), given, "offset {offset}");
+        drop((producer, consumer, items));
+    }
 }
 
 #[test]
 fn a_panicking_consumer_loses_nothing_and_drops_nothing_twice() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let (mut producer, mut consumer) = channel(8);
-    for _ in 0..6 {
-        producer.try_push(Counted(Arc::clone(&drops))).unwrap();
-    }
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        for (i, item) in consumer.drain(6).enumerate() {
-            assert!(i < 2, "billing failed on item {i}");
-            drop(item);
+    // (slot the drain starts at, item the billing fails on, whether it
+    // walks the drain with `for` (`next`) or `for_each` (`fold`)). From
+    // slot 5, the six items wrap around the end of the ring after 3.
+    for (offset, fails_on) in [(0, 2), (5, 1), (5, 4)] {
+        for by_fold in [false, true] {
+            let case = format!("offset {offset}, fails on {fails_on}, by fold: {by_fold}");
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (mut producer, mut consumer) = channel(8);
+            advance(&mut producer, &mut consumer, offset);
+            for _ in 0..6 {
+                producer.try_push(Counted(Arc::clone(&drops))).unwrap();
+            }
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                let bill = |(i, item): (usize, Counted)| {
+                    assert!(i < fails_on, "billing failed on item {i}");
+                    drop(item);
+                };
+                if by_fold {
+                    consumer.drain(6).enumerate().for_each(bill);
+                } else {
+                    for entry in consumer.drain(6).enumerate() {
+                        bill(entry);
+                    }
+                }
+            }));
+            assert!(outcome.is_err(), "{case}");
+            // The items before the failing one were billed, the failing one
+            // was dropped by the unwinding; the rest stay queued.
+            assert_eq!(drops.load(Ordering::SeqCst), fails_on + 1, "{case}");
+            assert_eq!(consumer.drain(usize::MAX).count(), 6 - fails_on - 1, "{case}");
+            drop((producer, consumer));
+            assert_eq!(drops.load(Ordering::SeqCst), 6, "{case}");
         }
-    }));
-    assert!(outcome.is_err());
-    // Items 0..2 were handled, item 2 was dropped by the unwinding; 3 remain.
-    assert_eq!(drops.load(Ordering::SeqCst), 3);
-    assert_eq!(consumer.drain(usize::MAX).count(), 3);
-    drop((producer, consumer));
-    assert_eq!(drops.load(Ordering::SeqCst), 6);
+    }
 }
 
 /// A 48-byte meter reading, the size the queues are built for.
