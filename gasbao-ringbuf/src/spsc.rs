@@ -818,6 +818,18 @@ impl<T> Drain<'_, T> {
     fn left(&self) -> usize {
         self.run.len() + self.wrapped
     }
+
+    /// Moves on to the slots at the start of the ring, if the drain's
+    /// positions wrap there and `run` is used up; returns whether it did.
+    #[inline]
+    fn start_wrapped_run(&mut self) -> bool {
+        if self.wrapped == 0 {
+            return false;
+        }
+        self.run = self.shared.slots[..self.wrapped].iter();
+        self.wrapped = 0;
+        true
+    }
 }
 
 /// Moves the item out of `slot`.
@@ -840,11 +852,7 @@ impl<T> Iterator for Drain<'_, T> {
     fn next(&mut self) -> Option<T> {
         let slot = match self.run.next() {
             Some(slot) => slot,
-            None if self.wrapped > 0 => {
-                self.run = self.shared.slots[..self.wrapped].iter();
-                self.wrapped = 0;
-                self.run.next()?
-            }
+            None if self.start_wrapped_run() => self.run.next()?,
             None => return None,
         };
         // SAFETY: a slot of this drain, just passed.
@@ -862,11 +870,9 @@ impl<T> Iterator for Drain<'_, T> {
                 // SAFETY: a slot of this drain, just passed.
                 acc = f(acc, unsafe { take(slot) });
             }
-            if self.wrapped == 0 {
+            if !self.start_wrapped_run() {
                 return acc;
             }
-            self.run = self.shared.slots[..self.wrapped].iter();
-            self.wrapped = 0;
         }
     }
 
