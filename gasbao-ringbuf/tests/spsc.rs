@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use gasbao_ringbuf::spsc::channel;
+use gasbao_ringbuf::spsc::{Consumer, Producer, channel};
 use gasbao_ringbuf::{PopError, PushError};
 use proptest::prelude::*;
 use support::{Counted, model_config};
@@ -183,11 +183,7 @@ fn a_zero_capacity_queue_is_always_full() {
 /// Moves a queue of 8 slots on by `offset` positions, so that a batch
 /// after it starts at that slot: from 6 on, a batch of 5 wraps around the
 /// end of the ring after 2 items.
-fn advance(
-    producer: &mut gasbao_ringbuf::spsc::Producer<Counted>,
-    consumer: &mut gasbao_ringbuf::spsc::Consumer<Counted>,
-    offset: usize,
-) {
+fn advance(producer: &mut Producer<Counted>, consumer: &mut Consumer<Counted>, offset: usize) {
     let elsewhere = Arc::new(AtomicUsize::new(0));
     for _ in 0..offset {
         producer.try_push(Counted(Arc::clone(&elsewhere))).unwrap();
