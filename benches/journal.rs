@@ -240,7 +240,11 @@ fn append(c: &mut Criterion) {
     let key = CheckpointSigningKey::from_secret_bytes(&[0x5a; 32]).expect("key");
     group.bench_function("gasbao_verify_signed_64MiB", |b| {
         b.iter(|| {
-            let report = verify(&FileStorage::new(&sealed).expect("dir"), Some(key.verifying_key())).expect("verify");
+            let report = verify(
+                &FileStorage::new(&sealed).expect("dir"),
+                std::slice::from_ref(key.verifying_key()),
+            )
+            .expect("verify");
             assert!(report.checkpoints > 0);
         })
     });

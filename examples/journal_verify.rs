@@ -57,6 +57,7 @@ fn parse_key(hex: &str) -> Result<CheckpointVerifyingKey, String> {
 
 /// Verifies `dir` and prints the report; the exit status says how it went.
 fn run(dir: &Path, key: Option<&CheckpointVerifyingKey>) -> ExitCode {
+    let key: Vec<CheckpointVerifyingKey> = key.into_iter().cloned().collect();
     if !dir.is_dir() {
         return usage(&format!("{} is not a directory", dir.display()));
     }
@@ -65,14 +66,14 @@ fn run(dir: &Path, key: Option<&CheckpointVerifyingKey>) -> ExitCode {
         Err(e) => return usage(&format!("cannot open {}: {e}", dir.display())),
     };
     println!("journal {}", dir.display());
-    match verify(&storage, key) {
+    match verify(&storage, key.as_slice()) {
         Ok(report) => {
             print_report(&report);
             ExitCode::SUCCESS
         }
         Err(OpenError::Corrupt(corruption)) => {
             println!("  FAILED  {corruption}");
-            println!("  records before it are intact; `salvage` copies them to a new directory");
+            println!("  `salvage` copies what passes every check before it to a new directory");
             ExitCode::from(1)
         }
         Err(e) => {
@@ -151,7 +152,7 @@ fn write_demo() -> Result<Demo, Box<dyn std::error::Error>> {
         .durability(Durability::Buffered)
         .segment_size(16 << 10)
         .integrity(Integrity::Signed {
-            key: Arc::clone(&key),
+            key: key.clone(),
             every: NonZeroU64::new(100).ok_or("zero")?,
         });
     let (journal, _) = Journal::open(FileStorage::new(&dir)?, options)?;

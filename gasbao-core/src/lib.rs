@@ -26,10 +26,12 @@
 //!   conversion to reference conditions (GB/T 19205 by default).
 //!
 //! # Journal (feature `journal`, on by default)
-//! - [`journal`]: a crash-safe, append-only log with group commit, torn-tail
-//!   recovery and pluggable storage, including a crash simulator; optionally
-//!   an SM3 hash chain sealed by SM2-signed checkpoints, with `verify` and
-//!   `salvage`.
+//! - [`journal`]: a crash-safe, append-only log with one writer per
+//!   directory, group commit, torn-tail recovery and pluggable storage,
+//!   including a crash simulator; optionally an SM3 hash chain sealed by
+//!   SM2-signed checkpoints (rotatable keys, HSM signers, anchors), with
+//!   `verify`, read-only opening and `salvage`. Its on-disk format is in
+//!   [`journal::on_disk_format`].
 //!
 //! # Errors
 //! - [`QuantityError`], [`TariffError`] (with [`TierProblem`]),

@@ -9,11 +9,14 @@ use std::thread;
 
 use gasbao_core::journal::{
     AppendError, CheckpointSigningKey, CorruptionKind, CrashStorage, Durability, FileStorage, Integrity, Journal,
-    JournalOptions, MemoryStorage, MeteredStorage, OpenError, Storage, verify,
+    JournalOptions, MemoryStorage, MeteredStorage, OpenError, ReadError, Storage, verify,
 };
 
 static KEY: LazyLock<Arc<CheckpointSigningKey>> =
     LazyLock::new(|| Arc::new(CheckpointSigningKey::from_secret_bytes(&[0x5a; 32]).unwrap()));
+/// The key a workload rotates to half way.
+static NEXT_KEY: LazyLock<Arc<CheckpointSigningKey>> =
+    LazyLock::new(|| Arc::new(CheckpointSigningKey::from_secret_bytes(&[0x5b; 32]).unwrap()));
 
 /// Every way of protecting records; signed journals checkpoint every 3
 /// records, so workloads hold many checkpoints.
@@ -22,7 +25,7 @@ fn integrities() -> [Integrity; 3] {
         Integrity::Checksums,
         Integrity::HashChain,
         Integrity::Signed {
-            key: Arc::clone(&KEY),
+            key: KEY.clone(),
             every: NonZeroU64::new(3).unwrap(),
         },
     ]
@@ -37,12 +40,12 @@ fn frame_len(integrity: &Integrity) -> usize {
     }
 }
 
-/// Length of a segment header.
+/// Length of a segment header: format version 1, or version 3.
 fn header_len(integrity: &Integrity) -> usize {
     if matches!(integrity, Integrity::Checksums) {
         40
     } else {
-        72
+        80
     }
 }
 
@@ -69,7 +72,11 @@ fn options_with(durability: Durability, integrity: &Integrity) -> JournalOptions
 
 /// Reads every record back and checks it is record `first_seq..` in order.
 fn read_all(journal: &Journal) -> Vec<u64> {
-    let records: Vec<_> = journal.read_from(0).unwrap().map(|r| r.unwrap()).collect();
+    let records: Vec<_> = journal
+        .read_from(journal.first_seq())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     for record in &records {
         assert_eq!(record.payload, payload(record.seq), "record {} corrupted", record.seq);
     }
@@ -78,16 +85,52 @@ fn read_all(journal: &Journal) -> Vec<u64> {
     seqs
 }
 
-/// A mixed workload: single appends, batches and explicit syncs. Returns the
-/// sequence numbers acknowledged as durable before the first failure.
-fn workload(storage: impl Storage, options: JournalOptions) -> Vec<u64> {
+/// `options` after the workload's key rotation: signed by the next key,
+/// trusting the first. Other integrities are unchanged.
+fn rotated(options: &JournalOptions) -> JournalOptions {
+    match options.integrity {
+        Integrity::Signed { every, .. } => options
+            .clone()
+            .integrity(Integrity::Signed {
+                key: NEXT_KEY.clone(),
+                every,
+            })
+            .trust(KEY.verifying_key().clone()),
+        _ => options.clone(),
+    }
+}
+
+/// A mixed workload: single appends, batches, flushes and explicit syncs; half
+/// way, the journal is closed and opened again (taking its writer lock
+/// again), signed ones with the next key. Returns the sequence numbers
+/// acknowledged as durable before the first failure.
+fn workload(storage: impl Storage + Clone, options: JournalOptions) -> Vec<u64> {
     let durability = options.durability;
-    let Ok((journal, _)) = Journal::open(storage, options) else {
-        return Vec::new();
-    };
     let mut acknowledged = Vec::new();
     let mut unsynced = Vec::new();
-    for round in 0..12u64 {
+    let first_half = workload_rounds(storage.clone(), options.clone(), 0..6, &mut acknowledged, &mut unsynced);
+    if first_half {
+        workload_rounds(storage, rotated(&options), 6..12, &mut acknowledged, &mut unsynced);
+    }
+    if durability != Durability::Buffered {
+        assert!(unsynced.is_empty());
+    }
+    acknowledged
+}
+
+/// Rounds `rounds` of [`workload`]; false if the storage failed.
+fn workload_rounds(
+    storage: impl Storage,
+    options: JournalOptions,
+    rounds: std::ops::Range<u64>,
+    acknowledged: &mut Vec<u64>,
+    unsynced: &mut Vec<u64>,
+) -> bool {
+    let durability = options.durability;
+    let Ok((journal, _)) = Journal::open(storage, options) else {
+        return false;
+    };
+    for round in rounds {
         let result = if round % 3 == 0 {
             let next = journal.next_seq();
             let payloads: Vec<Vec<u8>> = (next..next + 4).map(payload).collect();
@@ -105,21 +148,25 @@ fn workload(storage: impl Storage, options: JournalOptions) -> Vec<u64> {
             },
             _ => Ok(seqs),
         });
-        let Ok(seqs) = result else { break };
+        let Ok(seqs) = result else { return false };
         match durability {
             Durability::Buffered => {
                 unsynced.extend(seqs);
+                // A flush hands records to the storage but acknowledges nothing.
+                if round % 4 == 1 && journal.flush().is_err() {
+                    return false;
+                }
                 if round % 4 == 3 {
                     if journal.sync().is_err() {
-                        break;
+                        return false;
                     }
-                    acknowledged.append(&mut unsynced);
+                    acknowledged.append(unsynced);
                 }
             }
             _ => acknowledged.extend(seqs),
         }
     }
-    acknowledged
+    true
 }
 
 #[test]
@@ -132,23 +179,37 @@ fn records_round_trip_across_segments_in_every_mode() {
         ] {
             let storage = MemoryStorage::new();
             let acknowledged = workload(storage.clone(), options_with(durability, &integrity));
-            let (journal, report) = Journal::open(storage.clone(), options_with(durability, &integrity)).unwrap();
+            let (journal, report) =
+                Journal::open(storage.clone(), rotated(&options_with(durability, &integrity))).unwrap();
             assert!(report.segments > 1, "{durability:?}: the workload should span segments");
             assert_eq!(report.torn_tail, None);
             assert_eq!(read_all(&journal), acknowledged, "{durability:?} {integrity:?}");
             if let Integrity::Signed { .. } = integrity {
-                // Automatic once 3 records are unsealed after an append: after
-                // records 4 (batch 0..4), 10 (batch 6..10), 16 and 22; on demand
-                // in rounds 4 and 9, after 11 and 22 records.
-                assert_eq!(report.checkpoints, 6, "{report:?}");
-                assert_eq!(report.last_checkpoint.unwrap().records, 22);
+                // Automatic whenever 3 records are unsealed, inside batches
+                // too, and on demand in rounds 4 and 9. The first key seals
+                // after records 3 (in batch 0..4), 6, 9 (in batch 6..10) and,
+                // on demand, 11; reopened half way, the next key seals record
+                // 11 at once, then after 15 (in batch 12..16), 18, 21 (in
+                // batch 18..22) and, on demand, 22; reopened here, 22..24.
+                let keys = [KEY.verifying_key().clone(), NEXT_KEY.verifying_key().clone()];
+                let verified = verify(&storage, &keys).unwrap();
+                let sealed: Vec<(std::ops::Range<u64>, bool)> = verified
+                    .sealed
+                    .iter()
+                    .map(|s| (s.records.clone(), s.key_id == KEY.verifying_key().key_id()))
+                    .collect();
+                assert_eq!(sealed, [(0..11, true), (11..24, false)], "{durability:?}");
+                assert_eq!(report.last_checkpoint.unwrap().records, 24);
             }
         }
     }
 }
 
+/// Power loss at every sync: the crash storage keeps only what was synced
+/// (and a torn prefix of what was not), through flushes, a close and reopen
+/// that takes the writer lock again, and a key rotation.
 #[test]
-fn a_crash_at_every_sync_loses_no_acknowledged_record() {
+fn power_loss_at_every_sync_loses_no_acknowledged_record() {
     for integrity in integrities() {
         for durability in [
             Durability::Buffered,
@@ -166,6 +227,7 @@ fn a_crash_at_every_sync_loses_no_acknowledged_record() {
                     let disk = CrashStorage::new().crash_at_sync(crash_at).torn_bytes(torn);
                     let acknowledged = workload(disk.clone(), options.clone());
                     let after = disk.restart();
+                    let options = rotated(&options);
                     let (journal, _) =
                         Journal::open(after.clone(), options.clone()).unwrap_or_else(|e| panic!("{case}: {e:?}"));
                     let recovered = read_all(&journal);
@@ -199,13 +261,10 @@ fn a_torn_last_record_is_cut_at_every_byte() {
             journal.append(&payload(seq)).unwrap();
         }
         drop(journal);
-        // Record 2 is the last written; in a signed journal a checkpoint
-        // (96-byte payload) follows it, so the torn write covers both.
+        // Record 2 is the last written. (A signed journal seals records 0 and
+        // 1 when it is reopened, so no checkpoint follows record 2.)
         let last = payload(2);
-        let mut written = frame_len(&integrity) + last.len();
-        if let Integrity::Signed { .. } = integrity {
-            written += frame_len(&integrity) + 96;
-        }
+        let written = frame_len(&integrity) + last.len();
         for kept in 0..=written {
             // Write record 2 without syncing, then crash keeping `kept` bytes of it.
             let disk = base.restart().torn_bytes(kept);
@@ -372,8 +431,9 @@ fn concurrent_group_commit_appenders_get_unique_durable_records() {
     assert_eq!(written.len(), 8 * per_thread);
     drop(journal);
     let (journal, report) = Journal::open(storage, signed).unwrap();
-    // Appends of one record each: a checkpoint after every third, whoever appends it.
-    assert_eq!(report.checkpoints, (8 * per_thread as u64) / 3, "{report:?}");
+    // Appends of one record each: a checkpoint after every third, whoever
+    // appends it, and on reopening one over the records left after the last.
+    assert_eq!(report.checkpoints, (8 * per_thread as u64).div_ceil(3), "{report:?}");
     let read: BTreeMap<u64, String> = journal
         .read_from(0)
         .unwrap()
@@ -441,7 +501,7 @@ fn retention_drops_acknowledged_segments_only() {
         assert_eq!(from_30, (30..60).collect::<Vec<_>>());
         drop(journal);
         // The oldest segment left starts from the chain hash it always had.
-        let verified = verify(&storage, Some(KEY.verifying_key())).unwrap();
+        let verified = verify(&storage, std::slice::from_ref(KEY.verifying_key())).unwrap();
         assert_eq!((verified.first_seq, verified.next_seq), (journal_first(&storage), 60));
         let (journal, report) = Journal::open(storage, options).unwrap();
         assert_eq!(report.next_seq, 60);
@@ -469,7 +529,7 @@ fn checkpoints_alone_never_start_a_segment_twice() {
     journal.append(&payload(1)).unwrap();
     journal.append(&payload(2)).unwrap();
     drop(journal);
-    let report = verify(&storage, Some(KEY.verifying_key())).unwrap();
+    let report = verify(&storage, std::slice::from_ref(KEY.verifying_key())).unwrap();
     assert_eq!((report.next_seq, report.checkpoints), (3, 2));
     let (journal, _) = Journal::open(storage, options).unwrap();
     assert_eq!(read_all(&journal), [0, 1, 2]);
@@ -573,4 +633,134 @@ fn a_failed_group_append_is_not_waited_for() {
     assert_eq!(journal.append(b"meter 7 read 12.5 m3").unwrap(), 0);
     let took = started.elapsed();
     assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+}
+
+/// Dropping a buffered journal hands its records to the storage: a process
+/// that exits after dropping it loses nothing, though nothing was synced.
+#[test]
+fn a_dropped_buffered_journal_keeps_what_it_buffered() {
+    for integrity in integrities() {
+        let storage = MemoryStorage::new();
+        let options = options_with(Durability::Buffered, &integrity).segment_size(1 << 20);
+        let (journal, _) = Journal::open(storage.clone(), options.clone()).unwrap();
+        for seq in 0..100 {
+            journal.append(&payload(seq)).unwrap();
+        }
+        drop(journal);
+        let (journal, _) = Journal::open(storage, options).unwrap();
+        assert_eq!(read_all(&journal), (0..100).collect::<Vec<_>>(), "{integrity:?}");
+    }
+}
+
+/// `flush` survives the process (the storage has the records) but not power
+/// loss; `sync` survives both.
+#[test]
+fn flush_reaches_the_storage_and_sync_reaches_the_disk() {
+    let disk = CrashStorage::new();
+    let options = options(Durability::Buffered).segment_size(1 << 20);
+    let (journal, _) = Journal::open(disk.clone(), options.clone()).unwrap();
+    for seq in 0..10 {
+        journal.append(&payload(seq)).unwrap();
+    }
+    journal.flush().unwrap();
+    // Another reader sees the flushed records; power loss takes them.
+    let (view, _) = gasbao_core::journal::ReadOnlyJournal::open(disk.clone(), &[]).unwrap();
+    assert_eq!(view.next_seq(), 10);
+    let (after_power_loss, _) = Journal::open(disk.restart(), options.clone()).unwrap();
+    assert_eq!(read_all(&after_power_loss), Vec::<u64>::new());
+    drop(after_power_loss);
+    assert_eq!(journal.sync().unwrap(), 10);
+    let (after_power_loss, _) = Journal::open(disk.restart(), options).unwrap();
+    assert_eq!(read_all(&after_power_loss), (0..10).collect::<Vec<_>>());
+}
+
+/// A checkpoint in buffered mode is made durable by the next `sync`, even
+/// though it moves no record count.
+#[test]
+fn sync_makes_a_buffered_checkpoint_durable() {
+    let disk = CrashStorage::new();
+    let options = options_with(Durability::Buffered, &integrities()[2]).segment_size(1 << 20);
+    let (journal, _) = Journal::open(disk.clone(), options.clone()).unwrap();
+    journal.append(&payload(0)).unwrap();
+    journal.sync().unwrap();
+    let checkpoint = journal.checkpoint().unwrap();
+    assert_eq!(checkpoint.records, 1);
+    journal.sync().unwrap();
+    let after = disk.restart();
+    let report = verify(&after, std::slice::from_ref(KEY.verifying_key())).unwrap();
+    assert_eq!((report.checkpoints, report.unsealed_records()), (1, 0));
+    assert_eq!(report.last_checkpoint, Some(checkpoint));
+}
+
+/// However large the buffer, no segment grows past `segment_size` but by a
+/// single record larger than a segment.
+#[test]
+fn buffered_flushes_keep_segments_within_their_size() {
+    for integrity in integrities() {
+        let storage = MemoryStorage::new();
+        let options = options_with(Durability::Buffered, &integrity)
+            .segment_size(8 << 10)
+            .allocation_chunk(1 << 10);
+        let (journal, _) = Journal::open(storage.clone(), options.clone()).unwrap();
+        for seq in 0..400 {
+            journal.append(&payload(seq)).unwrap();
+        }
+        let big = vec![7u8; 10 << 10];
+        journal.append(&big).unwrap();
+        journal.append(&payload(401)).unwrap();
+        journal.sync().unwrap();
+        drop(journal);
+        let mut sizes = Vec::new();
+        for name in storage.list().unwrap() {
+            // Written bytes only: the zeros allocated ahead are not data.
+            let bytes = storage.contents(&name).unwrap();
+            sizes.push(bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1));
+        }
+        let oversized: Vec<usize> = sizes.iter().copied().filter(|&len| len > 8 << 10).collect();
+        // Only the segment of the 10 KiB record, which holds it alone.
+        assert_eq!(oversized.len(), 1, "{integrity:?}: {sizes:?}");
+        assert!(oversized[0] < (10 << 10) + 300, "{integrity:?}: {sizes:?}");
+        assert!(sizes.len() > 10, "{integrity:?}: {sizes:?}");
+        let (journal, _) = Journal::open(storage, options).unwrap();
+        assert_eq!(journal.next_seq(), 402);
+    }
+}
+
+/// Reading from before what retention kept is an error that says so, not a
+/// silent start at the oldest record kept.
+#[test]
+fn reading_before_retention_says_the_records_were_removed() {
+    let storage = MemoryStorage::new();
+    let (journal, _) = Journal::open(storage.clone(), options(Durability::GroupCommit)).unwrap();
+    for seq in 0..60 {
+        journal.append(&payload(seq)).unwrap();
+    }
+    assert!(journal.remove_before(30).unwrap() > 0);
+    let first = journal.first_seq();
+    assert!(first > 0 && first <= 30);
+    match journal.read_from(0) {
+        Err(ReadError::Removed { requested, first_seq }) => assert_eq!((requested, first_seq), (0, first)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(journal.read_from(first).unwrap().next().unwrap().unwrap().seq, first);
+    // A reader started before retention finishes the segment it is in, then
+    // says why it stops.
+    let mut reader = journal.read_from(first).unwrap();
+    assert_eq!(reader.next().unwrap().unwrap().seq, first);
+    journal.remove_before(60).unwrap();
+    let mut read = vec![first];
+    let stopped = loop {
+        match reader.next() {
+            Some(Ok(record)) => read.push(record.seq),
+            Some(Err(e)) => break Some(e),
+            None => break None,
+        }
+    };
+    match stopped {
+        Some(ReadError::RemovedWhileReading { seq, segment }) => {
+            assert_eq!(seq, read.last().unwrap() + 1, "stopped at {segment}");
+            assert_eq!(read, (first..seq).collect::<Vec<_>>());
+        }
+        other => panic!("{other:?} after {read:?}"),
+    }
 }

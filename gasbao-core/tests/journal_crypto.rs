@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use frames::{chain_hash, frames};
 use gasbao_core::journal::{
-    ChainHash, CheckpointSignature, CheckpointSigningKey, CheckpointVerifyingKey, Integrity, Journal, JournalOptions,
-    KeyError, MemoryStorage, SignatureError, Storage, checkpoint_message,
+    ChainHash, CheckpointSignature, CheckpointSigner, CheckpointSigningKey, CheckpointVerifyingKey, Integrity, Journal,
+    JournalOptions, KeyError, MemoryStorage, SignatureError, Storage, checkpoint_message,
 };
 use num_bigint::BigUint;
 use sm_crypto::sm2 as their_sm2;
@@ -94,9 +94,11 @@ fn our_signatures_verify_in_sm_crypto() {
     let key = key();
     let verifier = their_sm2::Verify::new(&their_sm2::pk_from_sk(SECRET)).verify(&[], (1u8.into(), 1u8.into()), true);
     assert!(!verifier, "sm-crypto must not accept a made-up signature");
-    for records in [0, 1, 1_000, u64::MAX] {
-        let message = checkpoint_message(records, &head());
-        let signature = key.sign(records, &head()).unwrap();
+    // Version 2 messages, and version 3 ones that also sign the interval.
+    for (records, interval) in [(0, None), (1, Some(10)), (1_000, None), (u64::MAX, Some(1_000))] {
+        let message = checkpoint_message(records, &head(), interval);
+        assert_eq!(message.len(), if interval.is_some() { 74 } else { 66 });
+        let signature = key.sign(&message).unwrap();
         let public = their_sm2::pk_from_sk(SECRET);
         let theirs = their_sm2::Verify::new(&public);
         assert!(
@@ -107,7 +109,10 @@ fn our_signatures_verify_in_sm_crypto() {
         let der = dsa_der(&signature);
         assert!(theirs.verify_der(&message, &der, true), "records {records}");
         // A different message does not verify.
-        let other = checkpoint_message(records.wrapping_add(1), &head());
+        let other = checkpoint_message(records.wrapping_add(1), &head(), interval);
+        assert!(!theirs.verify(&other, to_scalars(&signature), true));
+        // Nor does the same checkpoint with another interval.
+        let other = checkpoint_message(records, &head(), Some(interval.map_or(1, |i| i + 1)));
         assert!(!theirs.verify(&other, to_scalars(&signature), true));
     }
 }
@@ -117,17 +122,21 @@ fn sm_crypto_signatures_verify_here() {
     let public = key().verifying_key().clone();
     let theirs = their_sm2::Sign::new(SECRET);
     for records in [0, 7, 123_456_789] {
-        let message = checkpoint_message(records, &head());
+        let message = checkpoint_message(records, &head(), None);
         let (r, s) = theirs.sign(&message, true);
         let signature = from_scalars(&r, &s).unwrap();
-        public.verify(records, &head(), &signature).unwrap();
+        public
+            .verify(&checkpoint_message(records, &head(), None), &signature)
+            .unwrap();
         // Their DER form, read with the RustCrypto decoder.
         let der = theirs.sign_der(&message, true);
         let decoded = ::sm2::dsa::Signature::from_der(&der).unwrap();
         let signature = CheckpointSignature::from_bytes(&decoded.to_bytes().into()).unwrap();
-        public.verify(records, &head(), &signature).unwrap();
+        public
+            .verify(&checkpoint_message(records, &head(), None), &signature)
+            .unwrap();
         assert_eq!(
-            public.verify(records + 1, &head(), &signature),
+            public.verify(&checkpoint_message(records + 1, &head(), None), &signature),
             Err(SignatureError::Mismatch)
         );
     }
@@ -136,9 +145,9 @@ fn sm_crypto_signatures_verify_here() {
 #[test]
 fn malleated_and_out_of_range_signatures_are_refused() {
     let key = key();
-    let message = checkpoint_message(42, &head());
+    let message = checkpoint_message(42, &head(), None);
     let order = BigUint::parse_bytes(ORDER.as_bytes(), 16).unwrap();
-    let (r, s) = to_scalars(&key.sign(42, &head()).unwrap());
+    let (r, s) = to_scalars(&key.sign(&message).unwrap());
     // s + n is congruent to s: a verifier that reduces scalars mod n would
     // take it for the same signature.
     let malleated = (r.clone(), &s + &order);
@@ -161,7 +170,7 @@ fn malleated_and_out_of_range_signatures_are_refused() {
     // n - 1 is in range: it parses, and then simply does not verify.
     let top = from_scalars(&r, &(&order - &one)).unwrap();
     assert_eq!(
-        key.verifying_key().verify(42, &head(), &top),
+        key.verifying_key().verify(&checkpoint_message(42, &head(), None), &top),
         Err(SignatureError::Mismatch)
     );
     // A DER signature carrying s + n is refused by the decoder too.
@@ -210,9 +219,10 @@ fn the_chain_head_is_sm3_over_the_documented_frames() {
     let bytes = storage.contents(&name).unwrap();
     assert_eq!(
         &bytes[8..12],
-        &2u32.to_le_bytes(),
-        "chained journals are format version 2"
+        &3u32.to_le_bytes(),
+        "chained journals are written in format version 3"
     );
+    assert_eq!(&bytes[72..80], &4u64.to_le_bytes(), "the header names the interval");
     let mut chain = [0u8; 32];
     assert_eq!(&bytes[40..72], &chain, "the first segment starts from 32 zero bytes");
     let mut kinds = Vec::new();

@@ -34,7 +34,7 @@ fn decisions_are_durable_journal_records() {
 
     // Reopened from disk, the journal holds one record per decision, in order.
     let storage = FileStorage::new(dir.path()).unwrap();
-    let report = verify(&storage, None).unwrap();
+    let report = verify(&storage, &[]).unwrap();
     assert_eq!((report.first_seq, report.next_seq), (0, 3));
     let (journal, _) = Journal::open(storage, JournalOptions::default()).unwrap();
     let records: Vec<Value> = journal

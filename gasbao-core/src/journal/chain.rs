@@ -116,9 +116,13 @@ struct Part {
 const PARALLEL_FROM: usize = 1 << 20;
 
 /// Checks that each frame in `bytes` commits the chain hash of the one before
-/// (the first, `start`), and with `key` each checkpoint's signature (given
+/// (the first, `start`), and with `keys` each checkpoint's signature (given
 /// with the index of its frame, in order); returns the chain hash after the
 /// last frame.
+///
+/// A broken link is laid at the frame before it: its content no longer
+/// hashes to what the next frame committed. Only a first frame that does
+/// not commit `start` is itself at fault.
 ///
 /// Every frame stores the hash before it, so each frame's hash can be computed
 /// on its own: large segments are split between threads, one per core, and
@@ -128,7 +132,7 @@ pub(crate) fn check_chain(
     start: ChainHash,
     frames: &[ChainedFrame],
     checkpoints: &[(usize, Checkpoint)],
-    key: Option<&CheckpointVerifyingKey>,
+    keys: Option<&[CheckpointVerifyingKey]>,
 ) -> Result<ChainHash, ChainFailure> {
     if frames.first().is_some_and(|f| f.chain(bytes) != Some(start)) {
         return Err(ChainFailure {
@@ -144,14 +148,14 @@ pub(crate) fn check_chain(
     let parts = threads.min(covered / PARALLEL_FROM).max(1);
     let per_part = frames.len().div_ceil(parts).max(1);
     let results: Vec<Part> = if parts == 1 {
-        vec![check_part(bytes, frames, 0..frames.len(), checkpoints, key)]
+        vec![check_part(bytes, frames, 0..frames.len(), checkpoints, keys)]
     } else {
         thread::scope(|scope| {
             let workers: Vec<_> = (0..parts)
                 .map(|part| {
                     let from = part.saturating_mul(per_part).min(frames.len());
                     let to = from.saturating_add(per_part).min(frames.len());
-                    scope.spawn(move || check_part(bytes, frames, from..to, checkpoints, key))
+                    scope.spawn(move || check_part(bytes, frames, from..to, checkpoints, keys))
                 })
                 .collect();
             workers
@@ -184,9 +188,9 @@ fn check_part(
     frames: &[ChainedFrame],
     part: Range<usize>,
     checkpoints: &[(usize, Checkpoint)],
-    key: Option<&CheckpointVerifyingKey>,
+    keys: Option<&[CheckpointVerifyingKey]>,
 ) -> Part {
-    if let Some(key) = key {
+    if let Some(keys) = keys {
         let first = checkpoints.partition_point(|(index, _)| *index < part.start);
         let mine = checkpoints
             .get(first..)
@@ -194,7 +198,7 @@ fn check_part(
             .iter()
             .take_while(|(index, _)| *index < part.end);
         for (index, checkpoint) in mine {
-            if let Err(problem) = checkpoint.check(key) {
+            if let Err(problem) = checkpoint.check(keys) {
                 // Reported only if no broken link comes first.
                 return check_links(bytes, frames, part.start..*index).or(Part {
                     failure: Some((*index, 1, CorruptionKind::BadCheckpoint(problem))),
@@ -215,7 +219,7 @@ fn check_links(bytes: &[u8], frames: &[ChainedFrame], part: Range<usize>) -> Par
         let next = index.saturating_add(1);
         if frames.get(next).is_some_and(|f| f.chain(bytes) != Some(hash)) {
             return Part {
-                failure: Some((next, 0, CorruptionKind::ChainBroken)),
+                failure: Some((index, 0, CorruptionKind::ChainBroken)),
                 last: None,
             };
         }

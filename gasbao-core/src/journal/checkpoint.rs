@@ -2,14 +2,17 @@
 //!
 //! A checkpoint record seals every record before it: it holds an SM2
 //! signature (GB/T 32918, user ID `1234567812345678`, RFC 6979 nonces) over
-//! [`checkpoint_message`], which names how many records precede it and the
-//! chain hash after the last of them. Anyone holding the public key can check
-//! that the journal up to there is exactly what the key's owner wrote.
+//! [`checkpoint_message`], which names how many records precede it, the
+//! chain hash after the last of them and its segment's checkpoint interval.
+//! Anyone holding the public key can check that the journal up to there is
+//! exactly what the key's owner wrote.
 
 use std::fmt;
 
 use sm2::dsa::signature::{Signer, Verifier};
 use sm2::dsa::{Signature, SigningKey, VerifyingKey};
+use sm2::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use sm2::{PublicKey, SecretKey};
 use sm3::{Digest, Sm3};
 
 use crate::journal::chain::{ChainHash, write_hex};
@@ -19,25 +22,69 @@ use crate::journal::error::{KeyError, SignatureError};
 /// signatures: the standard's default, which other SM2 libraries also use.
 pub const CHECKPOINT_USER_ID: &str = "1234567812345678";
 
-/// Length of the message a checkpoint signs.
-const MESSAGE_LEN: usize = 66;
-const MESSAGE_TAG: &[u8; 26] = b"gasbao journal checkpoint\0";
+/// The tag a version 2 checkpoint message starts with.
+const MESSAGE_TAG_V2: &[u8; 26] = b"gasbao journal checkpoint\0";
+/// The tag a version 3 checkpoint message starts with.
+const MESSAGE_TAG_V3: &[u8; 26] = b"gasbao journal checkpoint\x03";
 
-/// The bytes a checkpoint signs: the tag `"gasbao journal checkpoint\0"`, the
-/// number of records before the checkpoint (`u64`, little-endian) and the
-/// chain hash after the last of them.
+/// The bytes a checkpoint signs.
+///
+/// In a version 3 segment (`interval` is `Some`): the tag
+/// `"gasbao journal checkpoint\x03"`, the number of records before the
+/// checkpoint (`u64`, little-endian), the chain hash after the last of them,
+/// and the segment's checkpoint interval (`u64`, little-endian), 74 bytes.
+/// Signing the interval is what lets [`verify`](crate::journal::verify) tell
+/// checkpoints removed by a forger from records not yet sealed. In a version 2
+/// segment (`None`): the tag `"gasbao journal checkpoint\0"`, the count and
+/// the chain hash, 66 bytes.
 ///
 /// Sign or verify it with any SM2 implementation, using
 /// [`CHECKPOINT_USER_ID`] as the user ID.
 #[must_use]
-pub fn checkpoint_message(records: u64, head: &ChainHash) -> [u8; MESSAGE_LEN] {
-    let mut message = [0u8; MESSAGE_LEN];
-    let (tag, rest) = message.split_at_mut(MESSAGE_TAG.len());
-    tag.copy_from_slice(MESSAGE_TAG);
-    let (count, hash) = rest.split_at_mut(8);
-    count.copy_from_slice(&records.to_le_bytes());
-    hash.copy_from_slice(head.as_bytes());
+pub fn checkpoint_message(records: u64, head: &ChainHash, interval: Option<u64>) -> Vec<u8> {
+    let mut message = Vec::with_capacity(74);
+    message.extend_from_slice(if interval.is_some() {
+        MESSAGE_TAG_V3
+    } else {
+        MESSAGE_TAG_V2
+    });
+    message.extend_from_slice(&records.to_le_bytes());
+    message.extend_from_slice(head.as_bytes());
+    if let Some(interval) = interval {
+        message.extend_from_slice(&interval.to_le_bytes());
+    }
     message
+}
+
+/// Signs checkpoints for a journal: the built-in [`CheckpointSigningKey`], or
+/// a key kept in an HSM or a KMS.
+///
+/// A signer must produce SM2 signatures (GB/T 32918) with
+/// [`CHECKPOINT_USER_ID`] as the user ID. Unless
+/// [`check_each_signature`](Self::check_each_signature) says otherwise, the
+/// journal checks each signature it is given against
+/// [`verifying_key`](Self::verifying_key) before writing it, so a signer that
+/// returns a wrong one (another key's, a garbled reply) fails the append
+/// rather than leaving a journal that no longer verifies.
+pub trait CheckpointSigner: Send + Sync + fmt::Debug + 'static {
+    /// The public half of the signing key.
+    fn verifying_key(&self) -> CheckpointVerifyingKey;
+
+    /// Signs `message`, a [`checkpoint_message`].
+    ///
+    /// # Errors
+    ///
+    /// [`SignatureError::Signing`] (or another variant that says why) if no
+    /// signature could be made; the checkpoint and the records it would have
+    /// sealed are then not appended.
+    fn sign(&self, message: &[u8]) -> Result<CheckpointSignature, SignatureError>;
+
+    /// Whether the journal verifies each signature before writing it: `true`
+    /// unless overridden. A verification costs about as much as a signature
+    /// and more, so a signer that cannot return a wrong one may say `false`.
+    fn check_each_signature(&self) -> bool {
+        true
+    }
 }
 
 /// Identifies a checkpoint key: the SM3 hash of its uncompressed SEC1 public key.
@@ -110,9 +157,27 @@ impl fmt::Debug for CheckpointSignature {
     }
 }
 
-/// The private key that signs checkpoints.
+/// The private key that signs checkpoints, held in memory.
 ///
-/// Its `Debug` output shows only the [`KeyId`].
+/// Its `Debug` output shows only the [`KeyId`]. For a key that must never be
+/// in the process's memory, implement [`CheckpointSigner`] over the HSM or
+/// KMS that holds it.
+///
+/// # Examples
+///
+/// ```
+/// use gasbao_core::journal::{CheckpointSigningKey, CheckpointVerifyingKey};
+///
+/// let key = CheckpointSigningKey::generate()?;
+/// let pem = key.to_pkcs8_pem()?;
+/// assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+/// let again = CheckpointSigningKey::from_pkcs8_pem(&pem)?;
+/// assert_eq!(again.verifying_key(), key.verifying_key());
+///
+/// let public = CheckpointVerifyingKey::from_public_key_pem(&key.verifying_key().to_public_key_pem()?)?;
+/// assert_eq!(public.key_id(), key.verifying_key().key_id());
+/// # Ok::<(), gasbao_core::journal::KeyError>(())
+/// ```
 #[derive(Clone)]
 pub struct CheckpointSigningKey {
     key: SigningKey,
@@ -131,23 +196,89 @@ impl CheckpointSigningKey {
         Ok(CheckpointSigningKey { key, verifying })
     }
 
+    /// A new key from the operating system's random number generator.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Randomness`] if the system's generator fails.
+    pub fn generate() -> Result<CheckpointSigningKey, KeyError> {
+        loop {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).map_err(|e| KeyError::Randomness {
+                os_error: e.raw_os_error(),
+            })?;
+            // About one draw in 2^32 is not below the curve order: draw again.
+            if let Ok(key) = CheckpointSigningKey::from_secret_bytes(&secret) {
+                return Ok(key);
+            }
+        }
+    }
+
+    /// The key from a PKCS#8 `PrivateKeyInfo` in DER (RFC 5208/5915, SM2 curve).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if the bytes are not an SM2 PKCS#8 private key.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<CheckpointSigningKey, KeyError> {
+        let secret = SecretKey::from_pkcs8_der(der).map_err(|_| KeyError::Encoding)?;
+        CheckpointSigningKey::from_secret_bytes(&secret.to_bytes().into())
+    }
+
+    /// The key from a PKCS#8 PEM document (`-----BEGIN PRIVATE KEY-----`).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if the text is not an SM2 PKCS#8 private key.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<CheckpointSigningKey, KeyError> {
+        let secret = SecretKey::from_pkcs8_pem(pem).map_err(|_| KeyError::Encoding)?;
+        CheckpointSigningKey::from_secret_bytes(&secret.to_bytes().into())
+    }
+
+    /// The key as a PKCS#8 `PrivateKeyInfo` in DER. The bytes are the secret:
+    /// store them as such.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if encoding fails.
+    pub fn to_pkcs8_der(&self) -> Result<Vec<u8>, KeyError> {
+        let secret = SecretKey::from(self.key.as_nonzero_scalar());
+        let document = secret.to_pkcs8_der().map_err(|_| KeyError::Encoding)?;
+        Ok(document.as_bytes().to_vec())
+    }
+
+    /// The key as a PKCS#8 PEM document, lines ending in `\n`.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if encoding fails.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        let secret = SecretKey::from(self.key.as_nonzero_scalar());
+        let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::Encoding)?;
+        Ok(pem.as_str().to_owned())
+    }
+
     /// The public half, for verifying.
     #[must_use]
     pub fn verifying_key(&self) -> &CheckpointVerifyingKey {
         &self.verifying
     }
+}
 
-    /// Signs a checkpoint after `records` records whose chain ends in `head`.
-    ///
-    /// # Errors
-    ///
-    /// [`SignatureError::Signing`] in the (cryptographically negligible) case
-    /// that the deterministic nonce yields no valid signature.
-    pub fn sign(&self, records: u64, head: &ChainHash) -> Result<CheckpointSignature, SignatureError> {
+impl CheckpointSigner for CheckpointSigningKey {
+    fn verifying_key(&self) -> CheckpointVerifyingKey {
+        self.verifying.clone()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<CheckpointSignature, SignatureError> {
         self.key
-            .try_sign(&checkpoint_message(records, head))
+            .try_sign(message)
             .map(CheckpointSignature)
             .map_err(|_| SignatureError::Signing)
+    }
+
+    /// `false`: it signs in this process with the very code that verifies.
+    fn check_each_signature(&self) -> bool {
+        false
     }
 }
 
@@ -184,6 +315,47 @@ impl CheckpointVerifyingKey {
             .map_err(|_| KeyError::InvalidPublicKey)
     }
 
+    /// The key from an X.509 `SubjectPublicKeyInfo` in DER (SM2 curve).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if the bytes are not an SM2 public key.
+    pub fn from_public_key_der(der: &[u8]) -> Result<CheckpointVerifyingKey, KeyError> {
+        let public = PublicKey::from_public_key_der(der).map_err(|_| KeyError::Encoding)?;
+        CheckpointVerifyingKey::from_sec1_bytes(&public.to_sec1_bytes())
+    }
+
+    /// The key from a PEM document (`-----BEGIN PUBLIC KEY-----`).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if the text is not an SM2 public key.
+    pub fn from_public_key_pem(pem: &str) -> Result<CheckpointVerifyingKey, KeyError> {
+        let public = PublicKey::from_public_key_pem(pem).map_err(|_| KeyError::Encoding)?;
+        CheckpointVerifyingKey::from_sec1_bytes(&public.to_sec1_bytes())
+    }
+
+    /// The key as an X.509 `SubjectPublicKeyInfo` in DER.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if encoding fails.
+    pub fn to_public_key_der(&self) -> Result<Vec<u8>, KeyError> {
+        let document = self.key.to_public_key_der().map_err(|_| KeyError::Encoding)?;
+        Ok(document.as_bytes().to_vec())
+    }
+
+    /// The key as a PEM document, lines ending in `\n`.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Encoding`] if encoding fails.
+    pub fn to_public_key_pem(&self) -> Result<String, KeyError> {
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|_| KeyError::Encoding)
+    }
+
     /// The key's uncompressed SEC1 encoding, `04 || x || y`.
     #[must_use]
     pub fn to_sec1_bytes(&self) -> Vec<u8> {
@@ -196,20 +368,14 @@ impl CheckpointVerifyingKey {
         self.key_id
     }
 
-    /// Checks `signature` on a checkpoint after `records` records whose chain
-    /// ends in `head`.
+    /// Checks `signature` on `message`, a [`checkpoint_message`].
     ///
     /// # Errors
     ///
-    /// [`SignatureError::Mismatch`] if this key did not sign that checkpoint.
-    pub fn verify(
-        &self,
-        records: u64,
-        head: &ChainHash,
-        signature: &CheckpointSignature,
-    ) -> Result<(), SignatureError> {
+    /// [`SignatureError::Mismatch`] if this key did not sign that message.
+    pub fn verify(&self, message: &[u8], signature: &CheckpointSignature) -> Result<(), SignatureError> {
         self.key
-            .verify(&checkpoint_message(records, head), &signature.0)
+            .verify(message, &signature.0)
             .map_err(|_| SignatureError::Mismatch)
     }
 }
@@ -238,9 +404,12 @@ pub struct Checkpoint {
     pub records: u64,
     /// The chain hash after the last of them.
     pub head: ChainHash,
+    /// Its segment's checkpoint interval, which the signature covers; `None`
+    /// in a format version 2 segment, whose checkpoints did not sign it.
+    pub interval: Option<u64>,
     /// The key that signed it.
     pub key_id: KeyId,
-    /// The signature over [`checkpoint_message`]`(records, head)`.
+    /// The signature over [`message`](Self::message).
     pub signature: CheckpointSignature,
 }
 
@@ -257,8 +426,19 @@ impl Checkpoint {
         payload
     }
 
+    /// The bytes its signature covers: [`checkpoint_message`] of its fields.
+    #[must_use]
+    pub fn message(&self) -> Vec<u8> {
+        checkpoint_message(self.records, &self.head, self.interval)
+    }
+
     /// The checkpoint a record's payload holds, or why it cannot be one.
-    pub(crate) fn decode_payload(records: u64, head: ChainHash, payload: &[u8]) -> Result<Checkpoint, SignatureError> {
+    pub(crate) fn decode_payload(
+        records: u64,
+        head: ChainHash,
+        interval: Option<u64>,
+        payload: &[u8],
+    ) -> Result<Checkpoint, SignatureError> {
         let payload: &[u8; CHECKPOINT_PAYLOAD_LEN] = payload.try_into().map_err(|_| SignatureError::Malformed)?;
         let (id, signature) = payload.split_at(32);
         let key_id = KeyId(id.try_into().map_err(|_| SignatureError::Malformed)?);
@@ -266,16 +446,18 @@ impl Checkpoint {
         Ok(Checkpoint {
             records,
             head,
+            interval,
             key_id,
             signature,
         })
     }
 
-    /// Checks this checkpoint against `key`.
-    pub(crate) fn check(&self, key: &CheckpointVerifyingKey) -> Result<(), SignatureError> {
-        if self.key_id != key.key_id {
-            return Err(SignatureError::OtherKey(self.key_id));
-        }
-        key.verify(self.records, &self.head, &self.signature)
+    /// Checks this checkpoint against the one of `trusted` that it names.
+    pub(crate) fn check(&self, trusted: &[CheckpointVerifyingKey]) -> Result<(), SignatureError> {
+        let key = trusted
+            .iter()
+            .find(|key| key.key_id == self.key_id)
+            .ok_or(SignatureError::UntrustedKey(self.key_id))?;
+        key.verify(&self.message(), &self.signature)
     }
 }

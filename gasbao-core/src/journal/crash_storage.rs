@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::journal::memory_storage::{copy_out, write_into};
-use crate::journal::storage::{Storage, StorageFile};
+use crate::journal::storage::{FlagLock, Storage, StorageFile, WriterLock};
 
 /// A simulated disk with a durable and a volatile image of every file.
 ///
@@ -17,6 +18,8 @@ use crate::journal::storage::{Storage, StorageFile};
 /// machine would find it after the crash: durable images only, plus the first
 /// [`torn_bytes`](Self::torn_bytes) bytes of each file's unsynced writes, in
 /// the order they were made, as a write torn by power loss leaves them.
+/// Clones share one writer lock; the restarted disk's is free, as the
+/// operating system frees a dead process's locks.
 ///
 /// # Examples
 ///
@@ -35,6 +38,7 @@ use crate::journal::storage::{Storage, StorageFile};
 #[derive(Debug, Clone, Default)]
 pub struct CrashStorage {
     state: Arc<Mutex<Disk>>,
+    writer: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -166,6 +170,7 @@ impl CrashStorage {
                 files,
                 ..Disk::default()
             })),
+            writer: Arc::default(),
         }
     }
 
@@ -208,6 +213,11 @@ impl Disk {
 }
 
 impl Storage for CrashStorage {
+    fn lock_writer(&self) -> io::Result<WriterLock> {
+        self.disk().check_alive()?;
+        FlagLock::take(&self.writer)
+    }
+
     fn list(&self) -> io::Result<Vec<String>> {
         let disk = self.disk();
         disk.check_alive()?;

@@ -9,14 +9,17 @@ use crate::journal::checkpoint::KeyId;
 
 /// Damage found in a journal: which segment, where in it, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("segment {segment}, offset {offset}{}: {problem}", seq.map(|s| format!(", record {s}")).unwrap_or_default())]
+#[error("the journal is damaged in segment {segment} at offset {offset}{}: {problem}", seq.map(|s| format!(" (record {s})")).unwrap_or_default())]
 #[non_exhaustive]
 pub struct Corruption {
     /// The segment file's name.
     pub segment: String,
     /// Byte offset of the damaged header or record in the segment.
     pub offset: u64,
-    /// The sequence number of the damaged record, when it is known.
+    /// The sequence number of the damaged record: the one its frame holds
+    /// or, where the frame cannot be trusted, the one it should hold. For a
+    /// damaged segment header, the segment's first record. A checkpoint's
+    /// number is the count of records before it.
     pub seq: Option<u64>,
     /// What is wrong.
     pub problem: CorruptionKind,
@@ -69,6 +72,36 @@ pub enum CorruptionKind {
     /// A checkpoint's signature does not verify.
     #[error("checkpoint: {0}")]
     BadCheckpoint(SignatureError),
+    /// More records follow a checkpoint without another than its signed
+    /// interval allows: checkpoints were removed.
+    #[error("more than {interval} records without a checkpoint: checkpoints were removed")]
+    MissingCheckpoint {
+        /// The checkpoint interval the journal was written with.
+        interval: u64,
+    },
+}
+
+/// What protects a journal's records, from weakest to strongest; the kind of
+/// an [`Integrity`](crate::journal::Integrity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum IntegrityKind {
+    /// CRC32C checksums only.
+    Checksums,
+    /// The SM3 hash chain.
+    HashChain,
+    /// The hash chain sealed by signed checkpoints.
+    Signed,
+}
+
+impl std::fmt::Display for IntegrityKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IntegrityKind::Checksums => "checksums only",
+            IntegrityKind::HashChain => "a hash chain",
+            IntegrityKind::Signed => "signed checkpoints",
+        })
+    }
 }
 
 /// Why a checkpoint signature was refused.
@@ -81,9 +114,9 @@ pub enum SignatureError {
     /// The signature does not match the message and key.
     #[error("the signature does not verify")]
     Mismatch,
-    /// The checkpoint was signed by another key.
-    #[error("signed by another key, {0}")]
-    OtherKey(KeyId),
+    /// The checkpoint was signed by a key that is not among the trusted ones.
+    #[error("signed by key {0}, which is not trusted")]
+    UntrustedKey(KeyId),
     /// A checkpoint record's payload has the wrong length.
     #[error("the checkpoint record is malformed")]
     Malformed,
@@ -92,7 +125,7 @@ pub enum SignatureError {
     Signing,
 }
 
-/// A key that could not be read.
+/// A key that could not be read, written or made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -102,6 +135,16 @@ pub enum KeyError {
     /// The bytes are not an SM2 public key.
     #[error("the public key is not a point on the SM2 curve")]
     InvalidPublicKey,
+    /// The DER or PEM is not a PKCS#8 private key or an SPKI public key on
+    /// the SM2 curve, or could not be encoded.
+    #[error("not an SM2 key in PKCS#8 (private) or SPKI (public) form")]
+    Encoding,
+    /// The operating system's random number generator failed.
+    #[error("the system's random number generator failed (OS error {os_error:?})")]
+    Randomness {
+        /// The OS error code, if there was one.
+        os_error: Option<i32>,
+    },
 }
 
 /// A journal that could not be opened.
@@ -112,13 +155,30 @@ pub enum OpenError {
     #[error(transparent)]
     Io(#[from] StorageError),
     /// Damage before the tail: never skipped, never repaired silently.
-    #[error("the journal is damaged")]
+    #[error(transparent)]
     Corrupt(#[from] Corruption),
-    /// The journal has a hash chain and the options ask for none, or the reverse.
-    #[error("the journal {} a hash chain, unlike the options", if *journal_chained { "has" } else { "has no" })]
-    ChainMismatch {
-        /// Whether the journal on disk is chained.
-        journal_chained: bool,
+    /// The options ask for weaker protection than the journal was written
+    /// with, or for a hash chain in a journal without one (or the reverse).
+    /// [`ReadOnlyJournal`](crate::journal::ReadOnlyJournal) reads it without
+    /// checking signatures, if that is what is wanted.
+    #[error("the journal was written with {journal}; it cannot be opened for writing with {requested}")]
+    IntegrityMismatch {
+        /// What the journal on disk was written with.
+        journal: IntegrityKind,
+        /// What the options ask for.
+        requested: IntegrityKind,
+    },
+    /// Opening a signed journal appends a checkpoint over its unsealed
+    /// records, and that failed.
+    #[error("could not seal the journal's newest records on opening")]
+    Sealing(#[source] AppendError),
+    /// Another journal, in this process or another, has the storage open for
+    /// writing: it holds the writer lock.
+    #[error("the journal is in use: another writer holds its lock")]
+    InUse {
+        /// The storage's error, which may name the lock file.
+        #[source]
+        source: io::Error,
     },
 }
 
@@ -205,9 +265,26 @@ pub enum ReadError {
         source: io::Error,
     },
     /// The journal is damaged where it was read.
-    #[error("the journal is damaged")]
+    #[error(transparent)]
     Corrupt(#[from] Corruption),
     /// Flushing appended records before reading them failed.
     #[error("could not flush appended records before reading")]
     Flush(#[from] AppendError),
+    /// The records asked for were removed by retention
+    /// ([`Journal::remove_before`](crate::journal::Journal::remove_before)).
+    #[error("record {requested} was removed by retention; the oldest kept is {first_seq}")]
+    Removed {
+        /// The first record asked for.
+        requested: u64,
+        /// The oldest record still kept.
+        first_seq: u64,
+    },
+    /// Retention removed a segment this reader had not reached yet.
+    #[error("segment {segment}, which holds record {seq}, was removed by retention while being read")]
+    RemovedWhileReading {
+        /// The next record the reader would have returned.
+        seq: u64,
+        /// The segment file removed.
+        segment: String,
+    },
 }

@@ -4,10 +4,22 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::journal::storage::{Storage, StorageFile};
+use crate::journal::storage::{Storage, StorageFile, WriterLock};
+
+/// The file in a journal directory whose lock marks its writer.
+pub(crate) const LOCK_FILE: &str = "journal.lock";
 
 /// A directory on the local file system. `sync` is `fdatasync`, and creating
 /// or removing a file is made durable by `fsync` of the directory.
+///
+/// The writer lock is an exclusive lock ([`File::try_lock`]: `flock` on
+/// Unix, `LockFileEx` on Windows) on the file `journal.lock` in the
+/// directory. The operating system releases it when the process dies, so a
+/// crash never leaves the journal locked. Like every advisory lock, it
+/// keeps out only programs that take it, and network file systems may not
+/// honour it. A child process forked while the lock is held shares it until
+/// it execs or exits (`std::process::Command` execs at once), so a journal
+/// reopened at that moment may be refused as in use.
 #[derive(Debug, Clone)]
 pub struct FileStorage {
     directory: PathBuf,
@@ -30,9 +42,34 @@ impl FileStorage {
     pub fn directory(&self) -> &Path {
         &self.directory
     }
+
+    /// Opens file `name` for reading and writing, never truncating it.
+    fn open_file(&self, name: &str, create: bool) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(self.directory.join(name))
+    }
 }
 
 impl Storage for FileStorage {
+    fn lock_writer(&self) -> io::Result<WriterLock> {
+        let file = self.open_file(LOCK_FILE, true)?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriterLock::new(file)),
+            Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is locked by another writer",
+                    self.directory.join(LOCK_FILE).display()
+                ),
+            )),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     fn list(&self) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.directory)? {
@@ -47,12 +84,7 @@ impl Storage for FileStorage {
     }
 
     fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(false)
-            .open(self.directory.join(name))?;
+        let file = self.open_file(name, create)?;
         Ok(Box::new(DiskFile { file }))
     }
 

@@ -1,39 +1,4 @@
-//! The on-disk format. Little-endian throughout.
-//!
-//! A segment file is named `{first_seq:020}.gbj`. Version 1 segments hold
-//! plain records; version 2 segments hold hash-chained records and may hold
-//! checkpoints. Both are read; a journal is written in one of them throughout.
-//!
-//! A segment starts with a header, 40 bytes in version 1 and 72 in version 2:
-//!
-//! | bytes | field |
-//! |---|---|
-//! | 0..8 | magic `b"GASBAOJ\n"` |
-//! | 8..12 | format version, `1` or `2` |
-//! | 12..16 | flags (reserved, `0`) |
-//! | 16..24 | segment id |
-//! | 24..32 | sequence number of the segment's first record |
-//! | 32..36 | CRC32C of bytes 0..32 (version 2: then bytes 40..72) |
-//! | 36..40 | reserved, `0` |
-//! | 40..72 | version 2: the chain hash before the segment's first record |
-//!
-//! Then records, each a frame header (20 bytes in version 1, 52 in version 2)
-//! and the payload:
-//!
-//! | bytes | field |
-//! |---|---|
-//! | 0..4 | payload length |
-//! | 4..8 | CRC32C of bytes 0..4, then 8 to the end of the frame header, then the payload |
-//! | 8..16 | sequence number |
-//! | 16..20 | record kind: `0` data, `1` checkpoint (version 2 only) |
-//! | 20..52 | version 2: the chain hash before this record |
-//! | then | payload |
-//!
-//! A record's chain hash is the SM3 of its whole frame except bytes 4..8. A
-//! checkpoint does not take a sequence number: its sequence field holds the
-//! number of data records before it, and its payload is the signing key's id
-//! (32 bytes) and the signature `r || s` (64 bytes) over
-//! `checkpoint_message(that number, the checkpoint's chain field)`.
+//! The on-disk format, as [`crate::journal::on_disk_format`] documents it.
 
 use crate::journal::chain::ChainHash;
 
@@ -46,8 +11,11 @@ pub(crate) const KIND_CHECKPOINT: u32 = 1;
 
 const MAGIC: [u8; 8] = *b"GASBAOJ\n";
 const SUFFIX: &str = ".gbj";
-const PLAIN_HEADER_LEN: usize = 40;
-const CHAINED_HEADER_LEN: usize = 72;
+const V1_HEADER_LEN: usize = 40;
+const V2_HEADER_LEN: usize = 72;
+const V3_HEADER_LEN: usize = 80;
+/// The format version new chained segments are written in.
+pub(crate) const CHAINED_VERSION: u32 = 3;
 
 /// How a segment's records are laid out: the format version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,18 +27,17 @@ pub(crate) enum Layout {
 }
 
 impl Layout {
+    /// The format version a new segment of this layout is written in.
     pub(crate) const fn version(self) -> u32 {
         match self {
             Layout::Plain => 1,
-            Layout::Chained => 2,
+            Layout::Chained => CHAINED_VERSION,
         }
     }
 
+    /// The header length of a new segment of this layout.
     pub(crate) const fn header_len(self) -> usize {
-        match self {
-            Layout::Plain => PLAIN_HEADER_LEN,
-            Layout::Chained => CHAINED_HEADER_LEN,
-        }
+        header_len(self.version())
     }
 
     pub(crate) const fn frame_len(self) -> usize {
@@ -81,13 +48,27 @@ impl Layout {
     }
 }
 
+/// The header length of format `version` (1, 2 or 3).
+const fn header_len(version: u32) -> usize {
+    match version {
+        1 => V1_HEADER_LEN,
+        2 => V2_HEADER_LEN,
+        _ => V3_HEADER_LEN,
+    }
+}
+
 /// What a segment header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SegmentHeader {
+    /// Format version: 1 plain, 2 and 3 chained.
+    pub(crate) version: u32,
     pub(crate) segment_id: u64,
     pub(crate) first_seq: u64,
     /// In a chained segment, the chain hash before its first record.
     pub(crate) chain: Option<ChainHash>,
+    /// Version 3: records between the segment's automatic checkpoints, `0`
+    /// if it is not signed. Versions 1 and 2 do not say.
+    pub(crate) checkpoint_every: Option<u64>,
 }
 
 /// Why a segment header was refused.
@@ -101,6 +82,22 @@ pub(crate) enum HeaderProblem {
 }
 
 impl SegmentHeader {
+    /// The header of a new segment: version 1 without a chain, else version 3.
+    pub(crate) fn new(first_seq: u64, chain: Option<ChainHash>, checkpoint_every: u64) -> SegmentHeader {
+        let layout = if chain.is_some() {
+            Layout::Chained
+        } else {
+            Layout::Plain
+        };
+        SegmentHeader {
+            version: layout.version(),
+            segment_id: first_seq,
+            first_seq,
+            chain,
+            checkpoint_every: chain.map(|_| checkpoint_every),
+        }
+    }
+
     pub(crate) fn layout(&self) -> Layout {
         if self.chain.is_some() {
             Layout::Chained
@@ -109,15 +106,22 @@ impl SegmentHeader {
         }
     }
 
+    /// Where the segment's first record starts.
+    pub(crate) fn len(&self) -> usize {
+        header_len(self.version)
+    }
+
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let layout = self.layout();
-        let mut out = vec![0u8; layout.header_len()];
+        let mut out = vec![0u8; self.len()];
         put(&mut out, 0, &MAGIC);
-        put(&mut out, 8, &layout.version().to_le_bytes());
+        put(&mut out, 8, &self.version.to_le_bytes());
         put(&mut out, 16, &self.segment_id.to_le_bytes());
         put(&mut out, 24, &self.first_seq.to_le_bytes());
         if let Some(chain) = &self.chain {
             put(&mut out, 40, chain.as_bytes());
+        }
+        if self.version >= 3 {
+            put(&mut out, 72, &self.checkpoint_every.unwrap_or(0).to_le_bytes());
         }
         let crc = header_crc(&out);
         put(&mut out, 32, &crc.to_le_bytes());
@@ -125,20 +129,20 @@ impl SegmentHeader {
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<SegmentHeader, HeaderProblem> {
-        let header = bytes.get(..PLAIN_HEADER_LEN).ok_or(HeaderProblem::Short)?;
+        let header = bytes.get(..V1_HEADER_LEN).ok_or(HeaderProblem::Short)?;
         if header.get(..8) != Some(&MAGIC[..]) {
             return Err(HeaderProblem::Magic);
         }
         let version = u32_at(header, 8);
         let layout = match version {
             1 => Some(Layout::Plain),
-            2 => Some(Layout::Chained),
+            2 | 3 => Some(Layout::Chained),
             _ => None,
         };
         // A header of an unknown version is checked as far as version 1 goes,
         // to tell a newer file from a damaged one.
         let header = bytes
-            .get(..layout.map_or(PLAIN_HEADER_LEN, Layout::header_len))
+            .get(..layout.map_or(V1_HEADER_LEN, |_| header_len(version)))
             .ok_or(HeaderProblem::Short)?;
         let checked = if layout.is_some() {
             header
@@ -160,9 +164,11 @@ impl SegmentHeader {
             Layout::Chained => Some(ChainHash::from_bytes(bytes32_at(header, 40))),
         };
         Ok(SegmentHeader {
+            version,
             segment_id: u64_at(header, 16),
             first_seq: u64_at(header, 24),
             chain,
+            checkpoint_every: (version >= 3).then(|| u64_at(header, 72)),
         })
     }
 }
@@ -277,32 +283,44 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
 mod tests {
     use super::*;
 
-    fn headers() -> [SegmentHeader; 2] {
+    fn headers() -> [SegmentHeader; 4] {
         let plain = SegmentHeader {
+            version: 1,
             segment_id: 7,
             first_seq: 1_000,
             chain: None,
+            checkpoint_every: None,
         };
-        let chained = SegmentHeader {
+        let version_2 = SegmentHeader {
+            version: 2,
             chain: Some(ChainHash::from_bytes([0xa5; 32])),
             ..plain
         };
-        [plain, chained]
+        let chained = SegmentHeader {
+            version: 3,
+            checkpoint_every: Some(0),
+            ..version_2
+        };
+        let signed = SegmentHeader {
+            checkpoint_every: Some(1_000),
+            ..chained
+        };
+        [plain, version_2, chained, signed]
     }
 
     #[test]
     fn headers_round_trip_and_detect_damage() {
         for header in headers() {
             let bytes = header.encode();
-            assert_eq!(bytes.len(), header.layout().header_len());
+            assert_eq!(bytes.len(), header.len());
             assert_eq!(SegmentHeader::decode(&bytes), Ok(header));
             for bit in 0..(bytes.len() * 8) {
                 let mut damaged = bytes.clone();
                 damaged[bit / 8] ^= 1 << (bit % 8);
                 assert!(
                     SegmentHeader::decode(&damaged).is_err(),
-                    "{:?} bit {bit}",
-                    header.layout()
+                    "version {} bit {bit}",
+                    header.version
                 );
             }
             assert_eq!(
@@ -322,12 +340,23 @@ mod tests {
     }
 
     #[test]
+    fn a_version_3_header_holds_the_checkpoint_interval() {
+        let bytes = headers()[3].encode();
+        assert_eq!(bytes.len(), 80);
+        assert_eq!(bytes[8..12], 3u32.to_le_bytes());
+        assert_eq!(bytes[72..80], 1_000u64.to_le_bytes());
+        let mut crc_input = bytes[..32].to_vec();
+        crc_input.extend_from_slice(&bytes[40..80]);
+        assert_eq!(bytes[32..36], crc32c::crc32c(&crc_input).to_le_bytes());
+    }
+
+    #[test]
     fn a_newer_version_is_told_apart_from_damage() {
         let mut bytes = headers()[0].encode();
-        bytes[8] = 3;
+        bytes[8] = 4;
         let crc = crc32c::crc32c(&bytes[..32]);
         bytes[32..36].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(SegmentHeader::decode(&bytes), Err(HeaderProblem::Version(3)));
+        assert_eq!(SegmentHeader::decode(&bytes), Err(HeaderProblem::Version(4)));
         bytes[8] = 1;
         bytes[12] = 1;
         let crc = crc32c::crc32c(&bytes[..32]);

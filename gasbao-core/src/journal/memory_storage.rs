@@ -2,17 +2,20 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::journal::storage::{Storage, StorageFile};
+use crate::journal::storage::{FlagLock, Storage, StorageFile, WriterLock};
 
 type Files = Arc<Mutex<BTreeMap<String, Arc<Mutex<Vec<u8>>>>>>;
 
-/// Files kept in memory; `sync` does nothing. Clones share the same files, so
-/// a journal can be dropped and reopened on a clone.
+/// Files kept in memory; `sync` does nothing. Clones share the same files and
+/// the same writer lock, so a journal can be dropped and reopened on a clone,
+/// and a second writer on a clone is refused as it would be on disk.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStorage {
     files: Files,
+    writer: Arc<AtomicBool>,
 }
 
 impl MemoryStorage {
@@ -38,6 +41,10 @@ impl MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
+    fn lock_writer(&self) -> io::Result<WriterLock> {
+        FlagLock::take(&self.writer)
+    }
+
     fn list(&self) -> io::Result<Vec<String>> {
         Ok(self
             .files

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use crate::journal::storage::{Storage, StorageFile};
+use crate::journal::storage::{Storage, StorageFile, WriterLock};
 
 /// Wraps a [`Storage`], counting the file syncs (`fdatasync`) it passes on and,
 /// if asked, making each take longer.
@@ -62,6 +62,10 @@ impl<S: Storage> MeteredStorage<S> {
 }
 
 impl<S: Storage> Storage for MeteredStorage<S> {
+    fn lock_writer(&self) -> io::Result<WriterLock> {
+        self.inner.lock_writer()
+    }
+
     fn list(&self) -> io::Result<Vec<String>> {
         self.inner.list()
     }

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use crate::journal::chain::{ChainFailure, ChainHash, ChainedFrame, check_chain};
 use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey};
-use crate::journal::error::{Corruption, CorruptionKind, StorageError};
+use crate::journal::error::{Corruption, CorruptionKind, IntegrityKind, StorageError};
 use crate::journal::format::{
     Frame, HeaderProblem, KIND_CHECKPOINT, KIND_DATA, Layout, SegmentHeader, parse_segment_name,
 };
@@ -53,22 +53,37 @@ impl JournalScan {
         self.segments.last().map(|s| s.scanned.end)
     }
 
+    /// What the journal was written with, if it holds a segment.
+    pub(crate) fn integrity(&self) -> Option<IntegrityKind> {
+        let layouts = self.segments.iter().filter_map(|s| s.scanned.layout);
+        let signed = self
+            .segments
+            .iter()
+            .any(|s| !s.scanned.seals.is_empty() || s.scanned.checkpoint_every.is_some_and(|every| every > 0));
+        let mut kinds = layouts.map(|layout| match layout {
+            _ if signed => IntegrityKind::Signed,
+            Layout::Chained => IntegrityKind::HashChain,
+            Layout::Plain => IntegrityKind::Checksums,
+        });
+        kinds.next()
+    }
+
     /// Checkpoints found in all segments, and the newest.
     pub(crate) fn checkpoints(&self) -> (u64, Option<Checkpoint>) {
         self.segments.iter().fold((0, None), |(count, last), s| {
             (
-                count.saturating_add(s.scanned.checkpoints),
-                s.scanned.last_checkpoint.or(last),
+                count.saturating_add(s.scanned.seals.len() as u64),
+                s.scanned.seals.last().map(|seal| seal.checkpoint).or(last),
             )
         })
     }
 }
 
 /// Scans every segment of the journal in `storage`, oldest first, until the
-/// first damage; checks checkpoint signatures against `key` if given.
+/// first damage; checks checkpoint signatures against `keys` if given.
 pub(crate) fn scan_journal(
     storage: &dyn Storage,
-    key: Option<&CheckpointVerifyingKey>,
+    keys: Option<&[CheckpointVerifyingKey]>,
 ) -> Result<JournalScan, StorageError> {
     let io_error = StorageError::during;
     let names = list_segments(storage).map_err(io_error("listing", ""))?;
@@ -88,17 +103,42 @@ pub(crate) fn scan_journal(
         let context = ScanContext {
             previous: scan.end(),
             last: index.saturating_add(1) == count,
-            key,
+            keys,
         };
         match scan_segment(&segment, &bytes, context, |_, _| {}) {
             Ok(scanned) => scan.segments.push(ScannedSegment { segment, scanned }),
             Err(damage) => {
-                scan.damage = Some(damage);
+                scan.damage = Some(scan.blame_previous(damage));
                 break;
             }
         }
     }
     Ok(scan)
+}
+
+impl JournalScan {
+    /// A segment whose header does not continue the chain was preceded by a
+    /// record whose content changed: that record is the damage, and its
+    /// segment is no longer among the valid ones.
+    fn blame_previous(&mut self, damage: Corruption) -> Corruption {
+        if damage.problem != CorruptionKind::ChainBroken || damage.offset != 0 {
+            return damage;
+        }
+        let Some(previous) = self.segments.last() else {
+            return damage;
+        };
+        let Some((offset, seq)) = previous.scanned.last_frame else {
+            return damage;
+        };
+        let segment = previous.segment.name.clone();
+        self.segments.pop();
+        Corruption {
+            segment,
+            offset,
+            seq: Some(seq),
+            problem: CorruptionKind::ChainBroken,
+        }
+    }
 }
 
 /// Reads a whole segment file.
@@ -125,6 +165,12 @@ pub(crate) struct SegmentEnd {
     pub(crate) next_seq: u64,
     /// Its chain hash after its last record, if it is chained.
     pub(crate) chain: Option<ChainHash>,
+    /// Records since the newest checkpoint (or the oldest record kept).
+    pub(crate) unsealed: u64,
+    /// How many records may follow a checkpoint before the next, as the
+    /// newest checkpoint signed it (or the oldest segment's header says,
+    /// before any); `None` where the journal does not say.
+    pub(crate) seal_limit: Option<u64>,
 }
 
 /// How to scan a segment.
@@ -134,9 +180,17 @@ pub(crate) struct ScanContext<'a> {
     pub(crate) previous: Option<SegmentEnd>,
     /// Whether this is the newest segment, whose end a crash may have torn.
     pub(crate) last: bool,
-    /// The key that must have signed every checkpoint; without one,
-    /// checkpoints are parsed but their signatures not checked.
-    pub(crate) key: Option<&'a CheckpointVerifyingKey>,
+    /// The keys one of which must have signed each checkpoint; without them,
+    /// checkpoints are parsed but neither their signatures nor the number of
+    /// records between them are checked.
+    pub(crate) keys: Option<&'a [CheckpointVerifyingKey]>,
+}
+
+/// A checkpoint found in a segment, and the offset just after its frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seal {
+    pub(crate) checkpoint: Checkpoint,
+    pub(crate) end: u64,
 }
 
 /// The result of scanning one segment.
@@ -151,9 +205,21 @@ pub(crate) struct Scanned {
     pub(crate) torn: Option<(u64, u64)>,
     /// The segment's record layout (format version); `None` if its header was torn.
     pub(crate) layout: Option<Layout>,
-    /// Checkpoints found, and the newest.
-    pub(crate) checkpoints: u64,
-    pub(crate) last_checkpoint: Option<Checkpoint>,
+    /// The header's checkpoint interval (format version 3).
+    pub(crate) checkpoint_every: Option<u64>,
+    /// The header's chain hash: the one before the segment's first frame.
+    pub(crate) header_chain: Option<ChainHash>,
+    /// Checkpoints found, oldest first.
+    pub(crate) seals: Vec<Seal>,
+    /// The offset and number of the last chained frame, if there is one.
+    pub(crate) last_frame: Option<(u64, u64)>,
+}
+
+impl Scanned {
+    /// Whether the segment holds a data record.
+    pub(crate) fn holds_records(&self, segment: &SegmentName) -> bool {
+        self.end.next_seq > segment.first_seq
+    }
 }
 
 /// Scans `segment`'s `bytes`, handing each valid data record to `visit`.
@@ -164,7 +230,10 @@ pub(crate) struct Scanned {
 /// unless a valid later record follows it: that proves the damage is not at
 /// the end, so it is a [`Corruption`], as is any damage in an earlier segment.
 /// A record with a valid checksum that breaks the hash chain, or a checkpoint
-/// whose signature fails, is always a [`Corruption`]: no crash makes one.
+/// whose signature fails, is always a [`Corruption`]: no crash makes one. So
+/// is, when signatures are checked, a run of more records without a
+/// checkpoint than the last checkpoint's signed interval allows: a writer
+/// never leaves one, so checkpoints were removed.
 pub(crate) fn scan_segment(
     segment: &SegmentName,
     bytes: &[u8],
@@ -177,6 +246,8 @@ pub(crate) fn scan_segment(
         seq,
         problem,
     };
+    // A damaged header stops the segment's first record from being read.
+    let header_damage = |problem| Err(corrupt(0, Some(segment.first_seq), problem));
     let header = match SegmentHeader::decode(bytes) {
         Ok(header) => header,
         Err(HeaderProblem::Short) if context.last => {
@@ -184,43 +255,54 @@ pub(crate) fn scan_segment(
                 end: context.previous.unwrap_or(SegmentEnd {
                     next_seq: segment.first_seq,
                     chain: None,
+                    unsealed: 0,
+                    seal_limit: None,
                 }),
                 data_end: 0,
                 torn: Some((0, non_zero_len(bytes))),
                 layout: None,
-                checkpoints: 0,
-                last_checkpoint: None,
+                checkpoint_every: None,
+                header_chain: None,
+                seals: Vec::new(),
+                last_frame: None,
             });
         }
-        Err(HeaderProblem::Version(version)) => {
-            return Err(corrupt(0, None, CorruptionKind::UnsupportedVersion(version)));
-        }
-        Err(HeaderProblem::Flags(flags)) => {
-            return Err(corrupt(0, None, CorruptionKind::UnsupportedFlags(flags)));
-        }
-        Err(_) => return Err(corrupt(0, None, CorruptionKind::BadHeader)),
+        Err(HeaderProblem::Version(version)) => return header_damage(CorruptionKind::UnsupportedVersion(version)),
+        Err(HeaderProblem::Flags(flags)) => return header_damage(CorruptionKind::UnsupportedFlags(flags)),
+        Err(_) => return header_damage(CorruptionKind::BadHeader),
     };
     let expected = context.previous.map_or(segment.first_seq, |p| p.next_seq);
     if header.first_seq != segment.first_seq || header.first_seq != expected {
-        return Err(corrupt(0, None, CorruptionKind::SegmentOutOfPlace { expected }));
+        return header_damage(CorruptionKind::SegmentOutOfPlace { expected });
     }
     if let Some(previous) = context.previous
         && previous.chain != header.chain
     {
-        return Err(corrupt(0, None, CorruptionKind::ChainBroken));
+        return header_damage(CorruptionKind::ChainBroken);
     }
 
     let layout = header.layout();
+    let signed_interval = header.checkpoint_every.filter(|&every| every > 0);
     let mut scanned = Scanned {
-        end: SegmentEnd {
-            next_seq: header.first_seq,
-            chain: header.chain,
-        },
+        end: context.previous.map_or(
+            SegmentEnd {
+                next_seq: header.first_seq,
+                chain: header.chain,
+                unsealed: 0,
+                seal_limit: signed_interval,
+            },
+            |previous| SegmentEnd {
+                chain: header.chain,
+                ..previous
+            },
+        ),
         data_end: 0,
         torn: None,
         layout: Some(layout),
-        checkpoints: 0,
-        last_checkpoint: None,
+        checkpoint_every: header.checkpoint_every,
+        header_chain: header.chain,
+        seals: Vec::new(),
+        last_frame: None,
     };
     // First pass: frames, checksums, numbering. The chain hashes, the costly
     // part, are checked after it, in parallel; records are handed to `visit`
@@ -229,8 +311,9 @@ pub(crate) fn scan_segment(
     let expected_records = bytes.len() / 256;
     let mut frames: Vec<ChainedFrame> = Vec::with_capacity(if header.chain.is_some() { expected_records } else { 0 });
     let mut checkpoints: Vec<(usize, Checkpoint)> = Vec::new();
+    let mut seal_ends: Vec<usize> = Vec::new();
     let mut data: Vec<(u64, Range<usize>)> = Vec::with_capacity(expected_records);
-    let mut offset = layout.header_len();
+    let mut offset = header.len();
     let walked: Result<(), Corruption> = loop {
         let rest = bytes.get(offset..).unwrap_or(&[]);
         scanned.data_end = offset as u64;
@@ -245,7 +328,8 @@ pub(crate) fn scan_segment(
                 scanned.torn = Some((offset as u64, non_zero_len(rest)));
                 Ok(())
             } else {
-                Err(corrupt(offset, None, problem))
+                // Whatever its kind, the frame here should carry this number.
+                Err(corrupt(offset, Some(next_seq), problem))
             }
         };
         let Some(frame) = Frame::decode(layout, rest) else {
@@ -266,13 +350,27 @@ pub(crate) fn scan_segment(
         let payload = bytes.get(payload_start..record_end).unwrap_or(&[]);
         match (frame.kind, frame.chain) {
             (KIND_DATA, _) => {
+                let unsealed = scanned.end.unsealed.saturating_add(1);
+                if let (Some(_), Some(interval)) = (context.keys, scanned.end.seal_limit)
+                    && unsealed > interval
+                {
+                    break at(CorruptionKind::MissingCheckpoint { interval });
+                }
                 data.push((frame.seq, payload_start..record_end));
                 scanned.end.next_seq = next_seq.saturating_add(1);
+                scanned.end.unsealed = unsealed;
             }
-            (KIND_CHECKPOINT, Some(head)) => match Checkpoint::decode_payload(frame.seq, head, payload) {
-                Ok(checkpoint) => checkpoints.push((frames.len(), checkpoint)),
-                Err(problem) => break at(CorruptionKind::BadCheckpoint(problem)),
-            },
+            (KIND_CHECKPOINT, Some(head)) => {
+                match Checkpoint::decode_payload(frame.seq, head, header.checkpoint_every, payload) {
+                    Ok(checkpoint) => {
+                        checkpoints.push((frames.len(), checkpoint));
+                        seal_ends.push(record_end);
+                        scanned.end.unsealed = 0;
+                        scanned.end.seal_limit = checkpoint.interval.filter(|&every| every > 0);
+                    }
+                    Err(problem) => break at(CorruptionKind::BadCheckpoint(problem)),
+                }
+            }
             (kind, _) => break at(CorruptionKind::UnknownKind(kind)),
         }
         if frame.chain.is_some() {
@@ -288,15 +386,22 @@ pub(crate) fn scan_segment(
     // Second pass: the chain and the signatures of what the first accepted.
     // Damage there comes before anything the first pass found further on.
     if let Some(start) = header.chain {
-        match check_chain(bytes, start, &frames, &checkpoints, context.key) {
+        match check_chain(bytes, start, &frames, &checkpoints, context.keys) {
             Ok(end) => scanned.end.chain = Some(end),
             Err(ChainFailure { index, problem }) => {
                 let frame = frames.get(index);
                 return Err(corrupt(frame.map_or(0, |f| f.offset), frame.map(|f| f.seq), problem));
             }
         }
-        scanned.checkpoints = checkpoints.len() as u64;
-        scanned.last_checkpoint = checkpoints.last().map(|(_, checkpoint)| *checkpoint);
+        scanned.seals = checkpoints
+            .iter()
+            .zip(&seal_ends)
+            .map(|((_, checkpoint), end)| Seal {
+                checkpoint: *checkpoint,
+                end: *end as u64,
+            })
+            .collect();
+        scanned.last_frame = frames.last().map(|f| (f.offset as u64, f.seq));
     }
     walked?;
     for (seq, range) in data {

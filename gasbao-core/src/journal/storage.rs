@@ -1,11 +1,29 @@
 //! The storage a journal writes through: a flat directory of append-only files.
 
+use std::fmt;
 use std::io;
 
 /// A directory of files, as the journal needs it. Implement it to put a journal
 /// somewhere else (a test double, an encrypted volume); every method added
 /// later will have a default body.
 pub trait Storage: Send + Sync + 'static {
+    /// Takes the directory's writer lock: while the returned guard lives, no
+    /// other journal (in this process or another) may open it for writing.
+    /// The lock must end when the guard drops or the process dies.
+    ///
+    /// # Errors
+    ///
+    /// An error of kind [`io::ErrorKind::WouldBlock`] if another holder has
+    /// the lock; the underlying I/O error otherwise. The default body refuses
+    /// with [`io::ErrorKind::Unsupported`]: a storage that cannot keep a
+    /// second writer out must say so rather than let two writers in.
+    fn lock_writer(&self) -> io::Result<WriterLock> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this storage has no writer lock; implement Storage::lock_writer",
+        ))
+    }
+
     /// Names of the files in the directory, in any order.
     ///
     /// # Errors
@@ -33,6 +51,50 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// The underlying I/O error.
     fn sync_directory(&self) -> io::Result<()>;
+}
+
+/// A storage's writer lock, held until dropped; see [`Storage::lock_writer`].
+pub struct WriterLock {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl WriterLock {
+    /// A lock held as long as `held` lives: dropping `held` must release it
+    /// (a locked file, a guard that clears a flag).
+    pub fn new(held: impl Send + Sync + 'static) -> WriterLock {
+        WriterLock { _held: Box::new(held) }
+    }
+}
+
+impl fmt::Debug for WriterLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriterLock").finish_non_exhaustive()
+    }
+}
+
+/// Sets a shared flag while held and clears it when dropped: the writer lock
+/// of storages that live in one process.
+#[derive(Debug)]
+pub(crate) struct FlagLock(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl FlagLock {
+    /// Takes `flag`, or fails with `WouldBlock` if it is already set.
+    pub(crate) fn take(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> io::Result<WriterLock> {
+        use std::sync::atomic::Ordering;
+        if flag.swap(true, Ordering::AcqRel) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the journal's writer lock is held",
+            ));
+        }
+        Ok(WriterLock::new(FlagLock(std::sync::Arc::clone(flag))))
+    }
+}
+
+impl Drop for FlagLock {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// One append-only file of a [`Storage`].

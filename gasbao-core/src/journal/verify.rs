@@ -1,11 +1,13 @@
 //! Checking a journal without changing it: checksums, chain, signatures.
 
+use std::ops::Range;
+
 use crate::journal::chain::ChainHash;
-use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey};
+use crate::journal::checkpoint::{Checkpoint, CheckpointVerifyingKey, KeyId};
 use crate::journal::error::OpenError;
 use crate::journal::format::Layout;
 use crate::journal::journal::TornTail;
-use crate::journal::scan::scan_journal;
+use crate::journal::scan::{JournalScan, scan_journal};
 use crate::journal::storage::Storage;
 
 /// What [`verify`] found in a journal that passed.
@@ -29,6 +31,22 @@ pub struct VerifyReport {
     /// A record torn by a crash at the very end. [`verify`] leaves it in
     /// place; opening the journal cuts it off.
     pub torn_tail: Option<TornTail>,
+    /// Which key sealed which records, oldest first: consecutive
+    /// checkpoints by one key make one range. With keys given, each range's
+    /// signatures verified.
+    pub sealed: Vec<SealedRange>,
+    /// Every checkpoint's `(records, head)`, for [`contains`](Self::contains).
+    heads: Vec<(u64, ChainHash)>,
+}
+
+/// Records sealed by checkpoints of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealedRange {
+    /// The records sealed.
+    pub records: Range<u64>,
+    /// The key whose checkpoints sealed them.
+    pub key_id: KeyId,
 }
 
 impl VerifyReport {
@@ -39,13 +57,32 @@ impl VerifyReport {
         let sealed = self.last_checkpoint.map_or(self.first_seq, |c| c.records);
         self.next_seq.saturating_sub(sealed)
     }
+
+    /// Whether the journal holds `anchor`, a checkpoint exported by
+    /// [`Journal::anchor`](crate::journal::Journal::anchor): the same number
+    /// of records and the same chain head. With signatures checked, that
+    /// proves every record up to the anchor is still there, unchanged; a
+    /// journal whose newest segments were removed no longer holds it.
+    #[must_use]
+    pub fn contains(&self, anchor: &Checkpoint) -> bool {
+        self.heads.contains(&(anchor.records, anchor.head))
+    }
 }
 
 /// Checks every record's checksum and sequence, the hash chain across all
-/// segments, and, given `key`, every checkpoint's signature; changes nothing.
+/// segments, and, given `keys`, every checkpoint's signature and that no
+/// checkpoints are missing; changes nothing and takes no lock, so it may run
+/// beside the journal's writer.
 ///
-/// A journal without a hash chain (format version 1) has only checksums to
-/// check; [`VerifyReport::chain_head`] is then `None`.
+/// With `keys` empty, signatures are not checked
+/// ([`VerifyReport::signatures_checked`] is `false`). A journal without a hash
+/// chain (format version 1) has only checksums to check;
+/// [`VerifyReport::chain_head`] is then `None`.
+///
+/// What no check inside the directory can see is the removal of whole
+/// segments at either end: compare [`VerifyReport::first_seq`] with what
+/// retention allows, and check an anchor kept elsewhere with
+/// [`VerifyReport::contains`].
 ///
 /// # Errors
 ///
@@ -53,7 +90,9 @@ impl VerifyReport {
 /// first failure: a checksum, a sequence gap, a broken chain
 /// ([`CorruptionKind::ChainBroken`](crate::journal::CorruptionKind::ChainBroken))
 /// or a bad or foreign signature
-/// ([`CorruptionKind::BadCheckpoint`](crate::journal::CorruptionKind::BadCheckpoint));
+/// ([`CorruptionKind::BadCheckpoint`](crate::journal::CorruptionKind::BadCheckpoint)),
+/// or a run of records longer than the signed checkpoint interval
+/// ([`CorruptionKind::MissingCheckpoint`](crate::journal::CorruptionKind::MissingCheckpoint));
 /// [`OpenError::Io`] if the storage fails.
 ///
 /// # Examples
@@ -78,15 +117,20 @@ impl VerifyReport {
 /// journal.checkpoint()?;
 /// drop(journal);
 ///
-/// let report = verify(&storage, Some(&public))?;
+/// let report = verify(&storage, &[public])?;
 /// assert_eq!((report.next_seq, report.checkpoints, report.unsealed_records()), (1, 1, 0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn verify(storage: &dyn Storage, key: Option<&CheckpointVerifyingKey>) -> Result<VerifyReport, OpenError> {
-    let scan = scan_journal(storage, key)?;
+pub fn verify(storage: &dyn Storage, keys: &[CheckpointVerifyingKey]) -> Result<VerifyReport, OpenError> {
+    let scan = scan_journal(storage, (!keys.is_empty()).then_some(keys))?;
     if let Some(damage) = scan.damage.clone() {
         return Err(OpenError::Corrupt(damage));
     }
+    Ok(report(&scan, !keys.is_empty()))
+}
+
+/// What a scan that found no damage says of the journal.
+pub(crate) fn report(scan: &JournalScan, signatures_checked: bool) -> VerifyReport {
     let (checkpoints, last_checkpoint) = scan.checkpoints();
     let end = scan.end();
     let torn_tail = scan.segments.iter().find_map(|s| {
@@ -97,14 +141,35 @@ pub fn verify(storage: &dyn Storage, key: Option<&CheckpointVerifyingKey>) -> Re
         })
     });
     let chained = scan.segments.iter().any(|s| s.scanned.layout == Some(Layout::Chained));
-    Ok(VerifyReport {
+    let first_seq = scan.segments.first().map_or(0, |s| s.segment.first_seq);
+    let all: Vec<Checkpoint> = scan
+        .segments
+        .iter()
+        .flat_map(|s| s.scanned.seals.iter().map(|seal| seal.checkpoint))
+        .collect();
+    let mut sealed: Vec<SealedRange> = Vec::new();
+    let mut from = first_seq;
+    for checkpoint in &all {
+        match sealed.last_mut() {
+            Some(range) if range.key_id == checkpoint.key_id => range.records.end = checkpoint.records,
+            _ if checkpoint.records > from => sealed.push(SealedRange {
+                records: from..checkpoint.records,
+                key_id: checkpoint.key_id,
+            }),
+            _ => {}
+        }
+        from = from.max(checkpoint.records);
+    }
+    VerifyReport {
         segments: scan.segments.len(),
-        first_seq: scan.segments.first().map_or(0, |s| s.segment.first_seq),
+        first_seq,
         next_seq: end.map_or(0, |e| e.next_seq),
         chain_head: end.and_then(|e| e.chain).filter(|_| chained),
         checkpoints,
-        signatures_checked: key.is_some(),
+        signatures_checked,
         last_checkpoint,
         torn_tail,
-    })
+        sealed,
+        heads: all.iter().map(|c| (c.records, c.head)).collect(),
+    }
 }
