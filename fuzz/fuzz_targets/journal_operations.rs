@@ -1,6 +1,8 @@
 //! Arbitrary operation sequences on a disk that fails or crashes after a
-//! countdown: nothing panics, failures are returned, and after a restart every
-//! acknowledged record is there, intact.
+//! countdown: nothing panics, failures are returned, a second writer is always
+//! refused, readers beside the writer see only whole records, and after a
+//! restart every acknowledged record is there, intact. Signed journals are
+//! reopened with the next key (trusting the ones before) along the way.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -8,21 +10,45 @@ use std::num::NonZeroU64;
 use std::sync::{Arc, LazyLock};
 
 use gasbao_core::journal::{
-    CheckpointSigningKey, CrashStorage, Durability, Integrity, Journal, JournalOptions, verify,
+    CheckpointSigningKey, CheckpointVerifyingKey, CrashStorage, Durability, Integrity, Journal, JournalOptions,
+    OpenError, ReadOnlyJournal, verify,
 };
 use libfuzzer_sys::fuzz_target;
 
-static KEY: LazyLock<Arc<CheckpointSigningKey>> =
-    LazyLock::new(|| Arc::new(CheckpointSigningKey::from_secret_bytes(&[0x5a; 32]).expect("a valid key")));
+/// The keys a journal is signed with, one after another.
+static KEYS: LazyLock<Vec<Arc<CheckpointSigningKey>>> = LazyLock::new(|| {
+    (0x5a..0x5e)
+        .map(|secret| Arc::new(CheckpointSigningKey::from_secret_bytes(&[secret; 32]).expect("a valid key")))
+        .collect()
+});
+
+fn public_keys() -> Vec<CheckpointVerifyingKey> {
+    KEYS.iter().map(|key| key.verifying_key().clone()).collect()
+}
 
 #[derive(Debug, Arbitrary)]
 enum Operation {
-    Append { len: u8 },
-    Batch { count: u8 },
+    Append {
+        len: u8,
+    },
+    Batch {
+        count: u8,
+    },
     Sync,
-    Read { from: u8 },
-    RemoveBefore { seq: u8 },
+    Read {
+        from: u8,
+    },
+    RemoveBefore {
+        seq: u8,
+    },
     Checkpoint,
+    Flush,
+    /// Close the journal and open it again; signed ones with the next key.
+    Reopen,
+    /// Another writer tries to open the same disk.
+    SecondWriter,
+    /// A reader opens the disk beside the writer.
+    ReadOnly,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -62,22 +88,29 @@ fuzz_target!(|input: Input| {
         Durability::SyncEachCommit,
         Durability::GroupCommit,
     ][usize::from(input.durability % 3)];
-    let options = JournalOptions::default()
-        .durability(durability)
-        .segment_size(u64::from(input.segment_size % 4096).max(64))
-        .allocation_chunk(u64::from(input.allocation_chunk % 4096))
-        .integrity(match input.integrity {
-            0 => Integrity::Checksums,
-            1 => Integrity::HashChain,
-            every => Integrity::Signed {
-                key: Arc::clone(&KEY),
-                every: NonZeroU64::from(std::num::NonZeroU8::new(every).expect("0 and 1 matched above")),
-            },
-        });
+    // Signed by key `generation`, trusting every key before it.
+    let options = |generation: usize| {
+        let base = JournalOptions::default()
+            .durability(durability)
+            .segment_size(u64::from(input.segment_size % 4096).max(64))
+            .allocation_chunk(u64::from(input.allocation_chunk % 4096));
+        match input.integrity {
+            0 => base.integrity(Integrity::Checksums),
+            1 => base.integrity(Integrity::HashChain),
+            every => KEYS[..generation].iter().fold(
+                base.integrity(Integrity::Signed {
+                    key: KEYS[generation].clone(),
+                    every: NonZeroU64::from(std::num::NonZeroU8::new(every).expect("0 and 1 matched above")),
+                }),
+                |options, old| options.trust(old.verifying_key().clone()),
+            ),
+        }
+    };
+    let mut generation = 0;
     // Acknowledged durable: seq -> payload length.
     let mut durable = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    if let Ok((journal, _)) = Journal::open(disk.clone(), options.clone()) {
+    if let Ok((mut journal, _)) = Journal::open(disk.clone(), options(generation)) {
         for operation in input.operations.into_iter().take(64) {
             match operation {
                 Operation::Append { len } => match journal.append(&payload(journal.next_seq(), len)) {
@@ -108,8 +141,44 @@ fuzz_target!(|input: Input| {
                 }
                 Operation::Checkpoint => {
                     // Refused without a key; otherwise durable like an append.
-                    if journal.checkpoint().is_err() && matches!(options.integrity, Integrity::Signed { .. }) {
+                    if journal.checkpoint().is_err() && input.integrity > 1 {
                         break;
+                    }
+                }
+                Operation::Flush => {
+                    if journal.flush().is_err() {
+                        break;
+                    }
+                }
+                Operation::Reopen => {
+                    // Dropping flushes, but only a sync acknowledges.
+                    drop(journal);
+                    generation = (generation + 1).min(KEYS.len() - 1);
+                    journal = match Journal::open(disk.clone(), options(generation)) {
+                        Ok((journal, _)) => journal,
+                        Err(_) => break,
+                    };
+                }
+                Operation::SecondWriter => {
+                    match Journal::open(disk.clone(), options(generation)) {
+                        Err(OpenError::InUse { .. }) => {}
+                        // A crashed disk refuses everything, the lock included.
+                        Err(_) if disk.crashed() => {}
+                        other => panic!("a second writer was not refused: {other:?}"),
+                    }
+                }
+                Operation::ReadOnly => {
+                    if let Ok((reader, report)) = ReadOnlyJournal::open(disk.clone(), &public_keys()) {
+                        let from = reader.first_seq();
+                        if let Ok(records) = reader.read_from(from) {
+                            let mut count = 0;
+                            for record in records {
+                                let Ok(record) = record else { break };
+                                assert_eq!(record.seq, from + count, "a reader skipped a record");
+                                count += 1;
+                            }
+                            assert!(from + count <= report.next_seq);
+                        }
                     }
                 }
                 Operation::RemoveBefore { seq } => {
@@ -125,12 +194,12 @@ fuzz_target!(|input: Input| {
         }
     }
     let after = disk.restart();
-    let verified = verify(&after, Some(KEY.verifying_key())).expect("a crashed journal verifies");
-    let (journal, report) = Journal::open(after, options).expect("a crashed journal reopens");
+    let verified = verify(&after, &public_keys()).expect("a crashed journal verifies");
+    let (journal, report) = Journal::open(after, options(generation)).expect("a crashed journal reopens");
     assert_eq!(verified.next_seq, report.next_seq);
     let first = journal.first_seq();
     let recovered: std::collections::BTreeMap<u64, Vec<u8>> = journal
-        .read_from(0)
+        .read_from(first)
         .expect("reading after restart")
         .map(|r| {
             let r = r.expect("no damage after a crash");
