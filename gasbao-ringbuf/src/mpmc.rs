@@ -9,6 +9,12 @@
 //! claim positions by advancing `tail` and `head` with CAS, so neither side
 //! waits for the other unless the queue is full or empty.
 //!
+//! `try_push` reports `Full` only if the queue was full at some instant
+//! during the call, and `try_pop` `Empty` only if it was empty, as
+//! crossbeam's `ArrayQueue` does: a slot whose position another thread
+//! claimed a lap ago and is still writing or reading is waited for (it is
+//! a matter of instructions), not reported.
+//!
 //! A blocking consumer about to sleep sets the top bit of `tail`, and a
 //! blocking producer that of `head`. The other side's next claim is a CAS
 //! on that same counter, so it sees the mark without a fence, clears it, and
@@ -22,7 +28,7 @@ use std::time::{Duration, Instant};
 use crate::barrier::Barrier;
 use crate::cache_padded::CachePadded;
 use crate::error::{PopError, PushError};
-use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell, fence, spin_loop};
 use crate::wait::{Signal, WaitStrategy};
 
 /// Creates a queue of at least `capacity` slots (rounded up to a power of
@@ -162,6 +168,20 @@ impl<T> Shared<T> {
         self.slots.len()
     }
 
+    /// Items in the queue at one instant while this ran: claimed pushes
+    /// not yet written count in, claimed pops not yet read count out.
+    fn len(&self) -> usize {
+        loop {
+            // SeqCst, as `ArrayQueue` does: a tail read again unchanged means
+            // head and tail were both these values at the head's load.
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            if self.tail.load(Ordering::SeqCst) == tail {
+                return (tail & !SLEEPERS).wrapping_sub(head & !SLEEPERS).min(self.laps());
+            }
+        }
+    }
+
     /// Whether the slot for `position` carries the stamp `position + offset`
     /// (Acquire: whatever the stamp's writer did to the slot is visible).
     #[inline]
@@ -213,6 +233,13 @@ impl<T> Shared<T> {
     #[inline]
     fn claim(&self, counter: &AtomicUsize, offset: usize, max: usize) -> Claim {
         let mut seen = counter.load(Ordering::Relaxed);
+        if max == 0 {
+            return Claim {
+                first: seen & !SLEEPERS,
+                count: 0,
+                sleepers: false,
+            };
+        }
         loop {
             let first = seen & !SLEEPERS;
             let mut count = 0;
@@ -220,19 +247,25 @@ impl<T> Shared<T> {
                 count += 1;
             }
             if count == 0 {
-                // The slot is a lap behind (full, or empty), or another
-                // thread claimed it since we read the counter; only the first
-                // means there is nothing to claim.
+                // The slot is a lap behind, or another thread claimed it
+                // since we read the counter (then try again). A lap behind,
+                // the queue is full (or empty), or a thread on the other side
+                // claimed the position a lap ago and is still writing (or
+                // reading) it: only the first means there is nothing to
+                // claim, and the second is waited out, as `ArrayQueue` does.
                 let stamp = self.slot(first).stamp.load(Ordering::Acquire);
                 let now = counter.load(Ordering::Relaxed);
                 if now & !SLEEPERS == first && stamp.wrapping_sub(first.wrapping_add(offset)) as isize <= 0 {
-                    return Claim {
-                        first,
-                        count: 0,
-                        sleepers: false,
-                    };
+                    if self.at_limit(first, offset) {
+                        return Claim {
+                            first,
+                            count: 0,
+                            sleepers: false,
+                        };
+                    }
+                    spin_loop();
                 }
-                seen = now;
+                seen = counter.load(Ordering::Relaxed);
                 continue;
             }
             // The new value drops the mark: this claimer wakes its sleepers.
@@ -246,6 +279,20 @@ impl<T> Shared<T> {
                 }
                 Err(now) => seen = now,
             }
+        }
+    }
+
+    /// Whether a claim at `first` from the tail (`offset` 0) finds the queue
+    /// full, or one from the head (`offset` 1) finds it empty, now.
+    #[inline]
+    fn at_limit(&self, first: usize, offset: usize) -> bool {
+        // SeqCst, as `ArrayQueue` does: the other counter is read after the
+        // stamp that showed the slot a lap behind, not from an older view.
+        fence(Ordering::SeqCst);
+        if offset == 0 {
+            first.wrapping_sub(self.head.load(Ordering::Relaxed) & !SLEEPERS) == self.laps()
+        } else {
+            self.tail.load(Ordering::Relaxed) & !SLEEPERS == first
         }
     }
 
@@ -434,6 +481,25 @@ impl<T> Producer<T> {
         self.shared.laps()
     }
 
+    /// How many items the queue holds: a snapshot, which other producers
+    /// and consumers may change at once.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// Whether the queue is empty: a snapshot, as [`len`](Self::len).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue is full: a snapshot, as [`len`](Self::len).
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.len() == self.shared.laps()
+    }
+
     /// Whether every consumer is gone: nothing pushed now would be popped.
     #[must_use]
     pub fn is_abandoned(&self) -> bool {
@@ -545,16 +611,24 @@ impl<T> Consumer<T> {
     /// Pops up to `max` items that are ready now, claiming them with one CAS,
     /// and appends them to `out` in order; returns how many.
     ///
+    /// `out` is a `Vec` because a claimed item cannot go back into the
+    /// queue: a sink that could refuse some would make them vanish.
+    ///
     /// # Errors
     ///
     /// As [`try_pop`](Self::try_pop) when no item is ready.
-    pub fn try_pop_batch(&self, max: usize, out: &mut impl Extend<T>) -> Result<usize, PopError> {
+    ///
+    /// # Panics
+    ///
+    /// If `out` cannot grow (capacity overflow); the claimed items are then
+    /// dropped and their slots freed.
+    pub fn try_pop_batch(&self, max: usize, out: &mut Vec<T>) -> Result<usize, PopError> {
         let claim = self.shared.claim_ready(max);
         if claim.count == 0 {
             return if max == 0 { Ok(0) } else { Err(self.why_empty()) };
         }
-        // Every claimed item is taken even if `out` panics: the guard takes
-        // (and drops) what the loop did not reach.
+        // Every claimed item is taken even if growing `out` panics: the guard
+        // takes (and drops) what the loop did not reach.
         struct TakeRest<'a, T> {
             shared: &'a Shared<T>,
             next: usize,
@@ -591,6 +665,25 @@ impl<T> Consumer<T> {
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.shared.laps()
+    }
+
+    /// How many items the queue holds: a snapshot, which other producers
+    /// and consumers may change at once.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// Whether the queue is empty: a snapshot, as [`len`](Self::len).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue is full: a snapshot, as [`len`](Self::len).
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.len() == self.shared.laps()
     }
 
     /// Whether every producer is gone; items they pushed may still wait.

@@ -714,15 +714,41 @@ impl<T> Consumer<T> {
     #[inline]
     pub fn drain(&mut self, max: usize) -> Drain<'_, T> {
         let count = self.readable_for(max).min(max);
-        let (run, wrapped) = self.shared.ring().runs(self.head, count);
+        let start = self.head;
+        let (run, wrapped) = self.shared.ring().runs(start, count);
         Drain {
             shared: &self.shared,
             head: &mut self.head,
+            start,
             run: run.iter(),
             wrapped: wrapped.len(),
             count,
             blocking: self.blocking,
         }
+    }
+
+    /// The oldest item, left in the queue: `None` if none is ready now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gasbao_ringbuf::spsc;
+    ///
+    /// let (mut meters, mut billing) = spsc::channel::<u32>(4);
+    /// assert_eq!(billing.peek(), None);
+    /// meters.try_push(350).unwrap();
+    /// assert_eq!(billing.peek(), Some(&350));
+    /// assert_eq!(billing.try_pop(), Ok(350));
+    /// ```
+    pub fn peek(&mut self) -> Option<&T> {
+        if self.readable_for(1) == 0 {
+            return None;
+        }
+        let slot = self.shared.slot(self.head);
+        // SAFETY: the item at `head` is published (counted with Acquire
+        // loads) and stays in its slot until a pop, which the borrow of
+        // `self` rules out while the reference lives.
+        Some(slot.value.with_mut(|value| unsafe { (*value).assume_init_ref() }))
     }
 
     /// How many items can be popped now (the producer may add more at any time).
@@ -782,6 +808,10 @@ impl<T> Consumer<T> {
 
 impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
+        // A forgotten drain moved our head past items it handed out, which
+        // the shared head still counts as queued: the queue's own drop must
+        // not drop them again.
+        self.shared.head.store(self.head, Ordering::Release);
         self.shared.consumer_gone.store(true, Ordering::Release);
         self.shared.not_full.notify();
     }
@@ -798,10 +828,17 @@ impl<T> fmt::Debug for Consumer<T> {
 
 /// Items popped in one batch; see [`Consumer::drain`]. Dropping it releases
 /// the slots of the items taken so far; the rest stay in the queue.
+///
+/// Forgetting it (`mem::forget`) is safe: the consumer's next pop or drain
+/// goes on after the items it handed out, and releases their slots.
 pub struct Drain<'a, T> {
     shared: &'a Shared<T>,
-    /// The consumer's head, advanced when the drain is dropped.
+    /// The consumer's head, moved past each item as it is handed out, so
+    /// that no item can be handed out twice even if the drain is forgotten;
+    /// the shared head follows when the drain is dropped.
     head: &'a mut usize,
+    /// The position of the drain's first item.
+    start: usize,
     /// The slots of the items not yet taken, up to the end of the ring.
     run: slice::Iter<'a, Slot<T>>,
     /// How many more items wait at the start of the ring once `run` is
@@ -855,6 +892,7 @@ impl<T> Iterator for Drain<'_, T> {
             None if self.start_wrapped_run() => self.run.next()?,
             None => return None,
         };
+        *self.head = self.head.wrapping_add(1);
         // SAFETY: a slot of this drain, just passed.
         Some(unsafe { take(slot) })
     }
@@ -867,6 +905,7 @@ impl<T> Iterator for Drain<'_, T> {
         let mut acc = init;
         loop {
             for slot in self.run.by_ref() {
+                *self.head = self.head.wrapping_add(1);
                 // SAFETY: a slot of this drain, just passed.
                 acc = f(acc, unsafe { take(slot) });
             }
@@ -887,7 +926,7 @@ impl<T> ExactSizeIterator for Drain<'_, T> {}
 impl<T> Drop for Drain<'_, T> {
     fn drop(&mut self) {
         let read = self.count - self.left();
-        *self.head = self.head.wrapping_add(read);
+        *self.head = self.start.wrapping_add(read);
         self.shared.head.store(*self.head, Ordering::Release);
         if self.blocking && read > 0 {
             self.shared.not_full.notify();

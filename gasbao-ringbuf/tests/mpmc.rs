@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -243,42 +242,31 @@ fn zero_sized_items_are_counted() {
     assert_eq!(out.len(), 4);
 }
 
-/// A sink that panics after taking `limit` items.
-struct PanickingSink {
-    taken: Vec<Counted>,
-    limit: usize,
-}
-
-impl Extend<Counted> for PanickingSink {
-    fn extend<I: IntoIterator<Item = Counted>>(&mut self, items: I) {
-        for item in items {
-            assert!(self.taken.len() < self.limit, "sink full");
-            self.taken.push(item);
-        }
-    }
-}
-
 #[test]
-fn a_panicking_batch_sink_drops_each_claimed_item_once_and_frees_its_slots() {
+fn a_batch_pop_hands_over_every_item_it_claims() {
     let drops = Arc::new(AtomicUsize::new(0));
-    let (producer, consumer) = channel::<Counted>(8);
-    let mut items: Vec<Counted> = (0..8).map(|_| Counted(drops.clone())).collect();
+    let (producer, consumer) = channel::<(u64, Counted)>(8);
+    let mut items: Vec<(u64, Counted)> = (0..8).map(|meter| (meter, Counted(drops.clone()))).collect();
     assert_eq!(producer.try_push_batch(&mut items), 8);
-    let mut sink = PanickingSink {
-        taken: Vec::new(),
-        limit: 3,
-    };
-    assert!(catch_unwind(AssertUnwindSafe(|| consumer.try_pop_batch(5, &mut sink))).is_err());
-    // 3 in the sink; the 4th was dropped in the panic; the 5th by the guard.
-    assert_eq!(sink.taken.len(), 3);
-    assert_eq!(drops.load(Ordering::Relaxed), 2);
-    // The 5 claimed slots are free again: 5 more fit, and 3 remain to pop.
-    let mut more: Vec<Counted> = (0..5).map(|_| Counted(drops.clone())).collect();
+    // A sink that already holds readings: the batch goes after them.
+    let mut out = vec![(100, Counted(drops.clone()))];
+    assert_eq!(consumer.try_pop_batch(5, &mut out), Ok(5));
+    assert_eq!(
+        out.iter().map(|(meter, _)| *meter).collect::<Vec<_>>(),
+        [100, 0, 1, 2, 3, 4]
+    );
+    assert_eq!(drops.load(Ordering::Relaxed), 0, "nothing claimed was dropped");
+    // The 5 claimed slots are free again: 5 more fit, and 8 remain to pop.
+    let mut more: Vec<(u64, Counted)> = (8..13).map(|meter| (meter, Counted(drops.clone()))).collect();
     assert_eq!(producer.try_push_batch(&mut more), 5);
     let mut rest = Vec::new();
     assert_eq!(consumer.try_pop_batch(usize::MAX, &mut rest), Ok(8));
-    drop((sink, rest, producer, consumer));
-    assert_eq!(drops.load(Ordering::Relaxed), 13);
+    assert_eq!(
+        rest.iter().map(|(meter, _)| *meter).collect::<Vec<_>>(),
+        (5..13).collect::<Vec<_>>()
+    );
+    drop((out, rest, producer, consumer));
+    assert_eq!(drops.load(Ordering::Relaxed), 14);
 }
 
 /// A 48-byte meter reading, as the crate is built to carry.
@@ -407,4 +395,91 @@ fn batches_across_threads() {
 fn many_producers_one_consumer_and_one_producer_many_consumers() {
     stress(WaitStrategy::Blocking, 4, 1, false);
     stress(WaitStrategy::Backoff, 1, 4, false);
+}
+
+/// `len`, `is_empty` and `is_full` on either end, against a count kept here.
+#[test]
+fn lengths_are_snapshots_of_what_the_queue_holds() {
+    let (producer, consumer) = channel::<u64>(4);
+    assert_eq!(
+        (producer.len(), consumer.is_empty(), producer.is_full()),
+        (0, true, false)
+    );
+    for (meter, held) in (1..=4u64).zip(1..) {
+        producer.try_push(meter).unwrap();
+        assert_eq!((producer.len(), consumer.len()), (held, held));
+    }
+    assert!(producer.is_full() && consumer.is_full() && !consumer.is_empty());
+    assert_eq!(consumer.try_pop(), Ok(1));
+    assert_eq!((consumer.len(), producer.is_full()), (3, false));
+    let mut out = Vec::new();
+    assert_eq!(consumer.try_pop_batch(10, &mut out), Ok(3));
+    assert!(consumer.is_empty() && producer.is_empty());
+}
+
+/// How many rounds each thread of the linearizability checks runs.
+fn rounds() -> usize {
+    if cfg!(miri) { 30 } else { 25_000 }
+}
+
+/// Ported from crossbeam-queue's `ArrayQueue` tests: each thread pops right
+/// after its own push succeeded, so every pop finds an item; an `Empty`
+/// there is an item that was in the queue and not seen.
+#[test]
+fn a_pop_after_ones_own_push_never_finds_the_queue_empty() {
+    let (producer, consumer) = channel::<u64>(4);
+    let spurious_empty = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..4 {
+            let (producer, consumer) = (producer.clone(), consumer.clone());
+            let spurious_empty = &spurious_empty;
+            s.spawn(move || {
+                for reading in 0..rounds() as u64 {
+                    while producer.try_push(reading).is_err() {
+                        thread::yield_now();
+                    }
+                    if consumer.try_pop() == Err(PopError::Empty) {
+                        spurious_empty.fetch_add(1, Ordering::Relaxed);
+                        // Keep the threads' pushes and pops matched.
+                        while consumer.try_pop().is_err() {}
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(spurious_empty.load(Ordering::Relaxed), 0);
+    assert!(consumer.is_empty());
+}
+
+/// The same for pushes: the queue starts full, and each thread pushes right
+/// after its own pop succeeded, so every push finds room.
+#[test]
+fn a_push_after_ones_own_pop_never_finds_the_queue_full() {
+    let (producer, consumer) = channel::<u64>(4);
+    for reading in 0..4 {
+        producer.try_push(reading).unwrap();
+    }
+    let spurious_full = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..4 {
+            let (producer, consumer) = (producer.clone(), consumer.clone());
+            let spurious_full = &spurious_full;
+            s.spawn(move || {
+                for _ in 0..rounds() {
+                    let reading = loop {
+                        match consumer.try_pop() {
+                            Ok(reading) => break reading,
+                            Err(_) => thread::yield_now(),
+                        }
+                    };
+                    if let Err(PushError::Full(reading)) = producer.try_push(reading) {
+                        spurious_full.fetch_add(1, Ordering::Relaxed);
+                        while producer.try_push(reading).is_err() {}
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(spurious_full.load(Ordering::Relaxed), 0);
+    assert!(producer.is_full());
 }

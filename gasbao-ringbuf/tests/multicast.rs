@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gasbao_ringbuf::multicast::{BuildError, Builder, ConsumerPanicked};
+use gasbao_ringbuf::multicast::{BuildError, Builder, ConsumerPanicked, MultiProducer};
 use gasbao_ringbuf::{PushError, WaitStrategy};
 use proptest::prelude::*;
 use support::{Counted, STRATEGIES, model_config};
@@ -211,12 +211,9 @@ fn multiple_producers_every_event_once_in_each_producers_order() {
     }
 }
 
-#[test]
-fn a_panicking_publisher_leaves_no_hole() {
-    let mut builder = Builder::new(8, Reading::default);
-    let seen = Seen::default();
-    builder.consumer("c", &[], recorder(&seen));
-    let (producer, consumers) = builder.build_multi_producer().unwrap();
+/// Publishes reading 1, then a batch of three whose feed breaks after the
+/// first: the batch's sequences are published as skipped.
+fn publish_then_break(producer: &MultiProducer<Reading>) {
     producer.publish(|r| r.sequence = 1).unwrap();
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _ = producer.publish_batch(3, |r, i| {
@@ -225,12 +222,47 @@ fn a_panicking_publisher_leaves_no_hole() {
         });
     }));
     assert!(panicked.is_err());
+}
+
+#[test]
+fn a_panicking_publisher_leaves_no_hole() {
+    let mut builder = Builder::new(8, Reading::default);
+    let seen = Seen::default();
+    builder.consumer("c", &[], recorder(&seen));
+    let (producer, consumers) = builder.build_multi_producer().unwrap();
+    publish_then_break(&producer);
     producer.publish(|r| r.sequence = 5).unwrap();
     drop(producer);
     consumers.join().unwrap();
     // The event filled before the panic is skipped with the rest of its
     // batch: a batch is published whole or not at all.
     assert_eq!(seen.lock().unwrap().iter().map(|(_, s)| *s).collect::<Vec<_>>(), [1, 5]);
+}
+
+/// A batch whose last sequences were skipped (their publisher panicked)
+/// still ends: its last handled event says so, for handlers that flush then.
+#[test]
+fn a_batch_ending_in_skipped_sequences_still_ends_at_its_last_event() {
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let mut builder = Builder::new(8, Reading::default).on_thread_start({
+        let gate = gate.clone();
+        // The consumer starts only once everything below is published, so
+        // that it finds one batch: the event, then the skipped three.
+        move |_, _| {
+            gate.wait();
+        }
+    });
+    let ends = Arc::new(Mutex::new(Vec::new()));
+    builder.consumer("bill", &[], {
+        let ends = ends.clone();
+        move |r: &Reading, _seq, end_of_batch| ends.lock().unwrap().push((r.sequence, end_of_batch))
+    });
+    let (producer, consumers) = builder.build_multi_producer().unwrap();
+    publish_then_break(&producer);
+    gate.wait();
+    drop(producer);
+    consumers.join().unwrap();
+    assert_eq!(*ends.lock().unwrap(), [(1, true)]);
 }
 
 #[test]

@@ -250,6 +250,81 @@ fn a_panicking_consumer_loses_nothing_and_drops_nothing_twice() {
     }
 }
 
+/// Forgetting a drain part way is safe code, so it must not hand an item out
+/// twice or drop one twice: the queue goes on after the items it handed
+/// out, and keeps the rest. Run under Miri, with boxed items, too.
+#[test]
+fn a_forgotten_drain_hands_out_nothing_twice() {
+    // (slot the drain starts at, items taken before it is forgotten); from
+    // slot 6 its five items wrap around the end of the ring after two.
+    for (offset, taken) in [(0, 2), (6, 1), (6, 3), (6, 5), (0, 0)] {
+        let case = format!("offset {offset}, {taken} taken");
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mut producer, mut consumer) = channel(8);
+        for _ in 0..offset {
+            producer
+                .try_push((u64::MAX, Box::new(Counted(Arc::clone(&drops)))))
+                .unwrap();
+            consumer.try_pop().unwrap();
+        }
+        for meter in 0..7u64 {
+            producer
+                .try_push((meter, Box::new(Counted(Arc::clone(&drops)))))
+                .unwrap();
+        }
+        let mut drain = consumer.drain(5);
+        let got: Vec<u64> = drain.by_ref().take(taken).map(|(meter, _)| meter).collect();
+        std::mem::forget(drain);
+        assert_eq!(got, (0..taken as u64).collect::<Vec<_>>(), "{case}");
+        // The queue goes on with the first item the drain did not hand out.
+        let rest: Vec<u64> = consumer.drain(usize::MAX).map(|(meter, _)| meter).collect();
+        assert_eq!(rest, (taken as u64..7).collect::<Vec<_>>(), "{case}");
+        assert_eq!(drops.load(Ordering::SeqCst), offset + 7, "{case}: each dropped once");
+        // Every slot is free again.
+        for meter in 0..8u64 {
+            producer
+                .try_push((meter, Box::new(Counted(Arc::clone(&drops)))))
+                .unwrap();
+        }
+        drop((producer, consumer));
+        assert_eq!(drops.load(Ordering::SeqCst), offset + 15, "{case}");
+    }
+}
+
+/// Forgotten with both ends dropped at once, the queue's own drop drops the
+/// items the drain did not hand out, and none it did.
+#[test]
+fn a_forgotten_drain_then_dropped_queue_drops_nothing_twice() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut producer, mut consumer) = channel(8);
+    for _ in 0..4 {
+        producer.try_push(Box::new(Counted(Arc::clone(&drops)))).unwrap();
+    }
+    let mut drain = consumer.drain(3);
+    let first = drain.next().unwrap();
+    let second = drain.next().unwrap();
+    std::mem::forget(drain);
+    drop((producer, consumer));
+    assert_eq!(drops.load(Ordering::SeqCst), 2, "the two still queued");
+    drop((first, second));
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn peek_shows_the_next_item_without_taking_it() {
+    let (mut producer, mut consumer) = channel::<u64>(4);
+    assert_eq!(consumer.peek(), None);
+    // A single push (stamped, not yet behind the tail) and a batch push.
+    producer.try_push(350).unwrap();
+    assert_eq!(consumer.peek(), Some(&350));
+    assert_eq!(consumer.peek(), Some(&350), "peeking twice takes nothing");
+    assert_eq!(producer.push_from(&mut [351, 352].into_iter()), 2);
+    assert_eq!(consumer.try_pop(), Ok(350));
+    assert_eq!(consumer.peek(), Some(&351));
+    assert_eq!(consumer.drain(usize::MAX).collect::<Vec<_>>(), [351, 352]);
+    assert_eq!(consumer.peek(), None);
+}
+
 /// A 48-byte meter reading, the size the queues are built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Reading {

@@ -40,9 +40,12 @@ pub(crate) fn run<E>(
     let state = &ring.consumers[me];
     let mut next = state.sequence.load(Ordering::Relaxed);
     while let Some(available) = wait_for(&ring, me, next) {
+        // The batch ends at its last handled event: a skipped sequence (its
+        // publisher panicked) at the end must not swallow `end_of_batch`.
+        let last = (next..available).rev().find(|&sequence| !ring.is_skipped(sequence));
         for sequence in next..available {
             if !ring.is_skipped(sequence) {
-                handle(&ring, sequence, sequence + 1 == available);
+                handle(&ring, sequence, Some(sequence) == last);
             }
         }
         next = available;
