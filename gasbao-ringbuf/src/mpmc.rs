@@ -269,7 +269,10 @@ impl<T> Shared<T> {
                 continue;
             }
             // The new value drops the mark: this claimer wakes its sleepers.
-            match counter.compare_exchange_weak(seen, first.wrapping_add(count), Ordering::Relaxed, Ordering::Relaxed) {
+            // SeqCst, as `ArrayQueue`'s claims are: `at_limit`'s fence then
+            // sees every claim ordered before it (on x86 the same
+            // instruction as Relaxed).
+            match counter.compare_exchange_weak(seen, first.wrapping_add(count), Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => {
                     return Claim {
                         first,
@@ -286,8 +289,9 @@ impl<T> Shared<T> {
     /// full, or one from the head (`offset` 1) finds it empty, now.
     #[inline]
     fn at_limit(&self, first: usize, offset: usize) -> bool {
-        // SeqCst, as `ArrayQueue` does: the other counter is read after the
-        // stamp that showed the slot a lap behind, not from an older view.
+        // SeqCst, as `ArrayQueue` does: with the claims' SeqCst CAS, the
+        // other counter read after this fence shows every claim ordered
+        // before it, not an older view that would make the queue look full.
         fence(Ordering::SeqCst);
         if offset == 0 {
             first.wrapping_sub(self.head.load(Ordering::Relaxed) & !SLEEPERS) == self.laps()
