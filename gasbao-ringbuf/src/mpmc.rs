@@ -13,7 +13,9 @@
 //! during the call, and `try_pop` `Empty` only if it was empty, as
 //! crossbeam's `ArrayQueue` does: a slot whose position another thread
 //! claimed a lap ago and is still writing or reading is waited for (it is
-//! a matter of instructions), not reported.
+//! a matter of instructions), not reported. The waiting calls (`push`,
+//! `pop`) do not wait it out that way: their strategy's wait ends when that
+//! thread is done, and a timed-out call answers as `try_` does.
 //!
 //! A blocking consumer about to sleep sets the top bit of `tail`, and a
 //! blocking producer that of `head`. The other side's next claim is a CAS
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 use crate::barrier::Barrier;
 use crate::cache_padded::CachePadded;
 use crate::error::{PopError, PushError};
-use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell, fence, spin_loop};
+use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell, fence, spin_loop, yield_now};
 use crate::wait::{Signal, WaitStrategy};
 
 /// Creates a queue of at least `capacity` slots (rounded up to a power of
@@ -112,6 +114,33 @@ pub fn with_wait_strategy<T>(capacity: usize, strategy: WaitStrategy) -> (Produc
 /// this counter. Positions use the other bits; at a billion claims a second
 /// they reach it after 292 years.
 const SLEEPERS: usize = 1 << (usize::BITS - 1);
+
+/// Waits for a thread that claimed a position a lap ago to finish with it,
+/// the `waited`th time: spins for a few rounds, then yields, since on a
+/// machine with fewer cores than threads that thread may be waiting for
+/// this core. Returns the next count.
+#[inline(never)]
+fn wait_for_transit(waited: u32) -> u32 {
+    if waited < 4 {
+        for _ in 0..1u32 << waited {
+            spin_loop();
+        }
+    } else {
+        yield_now();
+    }
+    waited.saturating_add(1)
+}
+
+/// What a claim that finds its first slot a lap behind reports.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// Nothing only if the queue is full (or empty) at that instant: what a
+    /// `try_` call reports to its caller.
+    Linearizable,
+    /// Nothing at once: for a call that goes on to wait as its strategy
+    /// says, which a position in another thread's hands ends as well.
+    Waiting,
+}
 
 /// Positions claimed by one CAS.
 struct Claim {
@@ -213,26 +242,29 @@ impl<T> Shared<T> {
     }
 
     /// Claims up to `max` consecutive free positions from the tail (none if
-    /// the queue is full).
+    /// the queue is full; see [`claim`](Self::claim) for `settle`).
     #[inline]
-    fn claim_free(&self, max: usize) -> Claim {
-        self.claim(&self.tail, 0, max)
+    fn claim_free(&self, max: usize, settle: Settle) -> Claim {
+        self.claim(&self.tail, 0, max, settle)
     }
 
     /// Claims up to `max` consecutive published positions from the head
-    /// (none if the queue is empty).
+    /// (none if the queue is empty; see [`claim`](Self::claim) for `settle`).
     #[inline]
-    fn claim_ready(&self, max: usize) -> Claim {
-        self.claim(&self.head, 1, max)
+    fn claim_ready(&self, max: usize, settle: Settle) -> Claim {
+        self.claim(&self.head, 1, max, settle)
     }
 
     /// Claims up to `max` consecutive positions from `counter` whose slots
     /// carry the stamp `position + offset`: 0 for free slots (the tail), 1
     /// for published ones (the head). None if the first slot is still a lap
-    /// behind.
+    /// behind: with [`Settle::Linearizable`] only if the queue is full (or
+    /// empty) then, waiting out a position still in another thread's hands.
     #[inline]
-    fn claim(&self, counter: &AtomicUsize, offset: usize, max: usize) -> Claim {
+    fn claim(&self, counter: &AtomicUsize, offset: usize, max: usize, settle: Settle) -> Claim {
         let mut seen = counter.load(Ordering::Relaxed);
+        // Times this claim waited for a position a lap behind.
+        let mut in_transit = 0;
         if max == 0 {
             return Claim {
                 first: seen & !SLEEPERS,
@@ -256,14 +288,14 @@ impl<T> Shared<T> {
                 let stamp = self.slot(first).stamp.load(Ordering::Acquire);
                 let now = counter.load(Ordering::Relaxed);
                 if now & !SLEEPERS == first && stamp.wrapping_sub(first.wrapping_add(offset)) as isize <= 0 {
-                    if self.at_limit(first, offset) {
+                    if settle == Settle::Waiting || self.at_limit(first, offset) {
                         return Claim {
                             first,
                             count: 0,
                             sleepers: false,
                         };
                     }
-                    spin_loop();
+                    in_transit = wait_for_transit(in_transit);
                 }
                 seen = counter.load(Ordering::Relaxed);
                 continue;
@@ -394,10 +426,15 @@ impl<T> Producer<T> {
     /// is gone; each hands `value` back.
     #[inline]
     pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
+        self.push_now(value, Settle::Linearizable)
+    }
+
+    #[inline]
+    fn push_now(&self, value: T, settle: Settle) -> Result<(), PushError<T>> {
         if self.shared.consumers_gone() {
             return Err(PushError::Disconnected(value));
         }
-        let claim = self.shared.claim_free(1);
+        let claim = self.shared.claim_free(1, settle);
         if claim.count == 0 {
             return Err(PushError::Full(value));
         }
@@ -435,7 +472,7 @@ impl<T> Producer<T> {
     /// calls or, now, the waiting ones).
     #[inline]
     fn push_within(&self, value: T, timeout: Option<Duration>) -> Result<(), PushError<T>> {
-        match self.try_push(value) {
+        match self.push_now(value, Settle::Waiting) {
             Err(PushError::Full(value)) => self.wait_to_push(value, timeout),
             done => done,
         }
@@ -454,8 +491,10 @@ impl<T> Producer<T> {
                 || shared.announce_waiting_producer(),
                 deadline,
             );
-            match self.try_push(value) {
+            match self.push_now(value, Settle::Waiting) {
                 Err(PushError::Full(back)) if room || deadline.is_none() => value = back,
+                // Timed out: the answer the caller gets is a linearizable one.
+                Err(PushError::Full(back)) => return self.try_push(back),
                 other => return other,
             }
         }
@@ -471,7 +510,7 @@ impl<T> Producer<T> {
         if items.is_empty() || self.shared.consumers_gone() {
             return 0;
         }
-        let claim = self.shared.claim_free(items.len());
+        let claim = self.shared.claim_free(items.len(), Settle::Linearizable);
         for (offset, value) in items.drain(..claim.count).enumerate() {
             self.shared.publish(claim.first.wrapping_add(offset), value);
         }
@@ -552,7 +591,12 @@ impl<T> Consumer<T> {
     /// producer is gone and every item pushed has been popped.
     #[inline]
     pub fn try_pop(&self) -> Result<T, PopError> {
-        let claim = self.shared.claim_ready(1);
+        self.pop_now(Settle::Linearizable)
+    }
+
+    #[inline]
+    fn pop_now(&self, settle: Settle) -> Result<T, PopError> {
+        let claim = self.shared.claim_ready(1, settle);
         if claim.count == 0 {
             return Err(self.why_empty());
         }
@@ -586,7 +630,7 @@ impl<T> Consumer<T> {
     /// does; see [`Producer::push_within`].
     #[inline]
     fn pop_within(&self, timeout: Option<Duration>) -> Result<T, PopError> {
-        match self.try_pop() {
+        match self.pop_now(Settle::Waiting) {
             Err(PopError::Empty) => self.wait_to_pop(timeout),
             done => done,
         }
@@ -605,8 +649,10 @@ impl<T> Consumer<T> {
                 || shared.announce_hungry_consumer(),
                 deadline,
             );
-            match self.try_pop() {
+            match self.pop_now(Settle::Waiting) {
                 Err(PopError::Empty) if ready || deadline.is_none() => {}
+                // Timed out: the answer the caller gets is a linearizable one.
+                Err(PopError::Empty) => return self.try_pop(),
                 other => return other,
             }
         }
@@ -627,7 +673,7 @@ impl<T> Consumer<T> {
     /// If `out` cannot grow (capacity overflow); the claimed items are then
     /// dropped and their slots freed.
     pub fn try_pop_batch(&self, max: usize, out: &mut Vec<T>) -> Result<usize, PopError> {
-        let claim = self.shared.claim_ready(max);
+        let claim = self.shared.claim_ready(max, Settle::Linearizable);
         if claim.count == 0 {
             return if max == 0 { Ok(0) } else { Err(self.why_empty()) };
         }
