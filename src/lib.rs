@@ -9,6 +9,7 @@
 //! | `pricing` (default) | [`pricing`] | `gasbao-pricing`: multi-source pricing, blending, audited quotes |
 //! | `policy` (default) | [`policy`] | `gasbao-policy`: Rego subsidy decisions, hot reload, decision logs (to the core journal with `core`) |
 //! | `ringbuf` (default) | [`ringbuf`] | `gasbao-ringbuf`: lock-free ring buffers for meter data |
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "core")]

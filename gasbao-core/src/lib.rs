@@ -52,6 +52,7 @@
 //! assert_eq!(bill.total().to_string(), "603.60");
 //! # Ok::<(), gasbao_core::TariffError>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 // Money code must say how it handles every failure: no operator that can
 // overflow, no unwrap, no panic outside tests.

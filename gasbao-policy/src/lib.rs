@@ -66,6 +66,7 @@
 //!
 //! [regorus]: https://docs.rs/regorus
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

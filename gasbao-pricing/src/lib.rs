@@ -44,6 +44,7 @@
 //!
 //! The breakdown reproduces the price exactly:
 //! `blended + factor effects + rounding + band effect == price`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 // Prices must say how they handle every failure: no operator that can
 // overflow, no unwrap, no panic outside tests.

@@ -27,6 +27,7 @@
 //! here; every block says which invariant makes it sound, loom explores the
 //! interleavings (`RUSTFLAGS="--cfg gasbao_loom" cargo test --release -p
 //! gasbao-ringbuf --test loom`) and Miri runs the tests.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
