@@ -90,7 +90,19 @@ pub struct BranchCall<'a, R> {
     pub request: &'a R,
 }
 
-impl<R> BranchCall<'_, R> {
+impl<'a, R> BranchCall<'a, R> {
+    /// A call of `branch` of `gtid`: for transports that receive calls and
+    /// for tests that make them.
+    #[must_use]
+    pub fn new(gtid: GlobalTxId, branch: BranchId, deadline: Timestamp, request: &'a R) -> BranchCall<'a, R> {
+        BranchCall {
+            gtid,
+            branch,
+            deadline,
+            request,
+        }
+    }
+
     /// The key a [`Barrier`](crate::Barrier) records this branch under.
     #[must_use]
     pub fn key(&self) -> BranchKey {

@@ -209,6 +209,11 @@ impl Simulation {
     /// Polls one ready task, or, if none is ready, moves the clock to the
     /// next timer and fires it. Returns `false` when nothing can happen.
     pub fn step(&mut self) -> bool {
+        self.step_until(u64::MAX)
+    }
+
+    /// As [`step`](Self::step), firing no timer set after `until` (ms).
+    fn step_until(&mut self, until: u64) -> bool {
         let spawned = std::mem::take(&mut self.shared.lock().spawned);
         for (group, future) in spawned {
             self.add_task(group, future);
@@ -229,7 +234,7 @@ impl Simulation {
                 self.poll(id);
                 true
             }
-            None => self.fire_next_timer(),
+            None => self.fire_next_timer(until),
         }
     }
 
@@ -240,22 +245,10 @@ impl Simulation {
 
     /// Steps until the clock would pass `until`, or nothing can happen.
     pub fn run_until(&mut self, until: Timestamp) {
-        loop {
-            let has_ready = !self.shared.lock().ready.is_empty() || !self.shared.lock().spawned.is_empty();
-            if !has_ready {
-                let next_timer = self.shared.lock().timers.keys().next().map(|(at, _)| *at);
-                match next_timer {
-                    Some(at) if at <= until.unix_millis() => {}
-                    _ => {
-                        self.shared.lock().now = self.shared.lock().now.max(until.unix_millis());
-                        return;
-                    }
-                }
-            }
-            if !self.step() {
-                return;
-            }
-        }
+        let until = until.unix_millis();
+        while self.step_until(until) {}
+        let mut state = self.shared.lock();
+        state.now = state.now.max(until);
     }
 
     /// How many times tasks were polled.
@@ -279,9 +272,9 @@ impl Simulation {
         }
     }
 
-    fn fire_next_timer(&mut self) -> bool {
+    fn fire_next_timer(&mut self, until: u64) -> bool {
         let mut state = self.shared.lock();
-        let Some((&(at, seq), _)) = state.timers.iter().next() else {
+        let Some((&(at, seq), _)) = state.timers.iter().next().filter(|((at, _), _)| *at <= until) else {
             return false;
         };
         let Some(slot) = state.timers.remove(&(at, seq)) else {

@@ -53,10 +53,18 @@ fn admit_all(calls: &[(Phase, Timestamp)]) -> (Vec<Admission>, Option<BarrierSta
 use Admission::{AlreadyDone, Apply, EmptyRollback, Refused};
 use Phase::{Cancel, Confirm, Try};
 
+/// (case, calls with their arrival times, expected admissions, final record).
+type Case = (
+    &'static str,
+    Vec<(Phase, Timestamp)>,
+    Vec<Admission>,
+    Option<BarrierState>,
+);
+
 #[test]
 fn every_case_of_the_protocol() {
     let cancelled_untried = Some(BarrierState::Cancelled { tried: false });
-    let cases: Vec<(&str, Vec<(Phase, Timestamp)>, Vec<Admission>, Option<BarrierState>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "normal confirm",
             vec![(Try, BEFORE), (Confirm, BEFORE)],

@@ -313,13 +313,15 @@ impl<Q: Quantity> ReservationLedger<Q> {
     /// [`LedgerError::Log`] if the removal could not be made durable.
     pub async fn remove_settled_barriers(&self) -> Result<usize, LedgerError> {
         let now = self.env.now();
-        let removable: Vec<BranchKey> = self
+        let mut removable: Vec<BranchKey> = self
             .lock()
             .barriers
             .iter()
             .filter(|(_, record)| self.barrier.may_remove(record, now))
             .map(|(key, _)| *key)
             .collect();
+        // In key order, so that the same history writes the same bytes.
+        removable.sort_unstable();
         let count = removable.len();
         if count > 0 {
             self.change(LedgerRecord::Removed(removable)).await?;
