@@ -9,6 +9,7 @@
 //! | `pricing` (default) | [`pricing`] | `gasbao-pricing`: multi-source pricing, blending, audited quotes |
 //! | `policy` (default) | [`policy`] | `gasbao-policy`: Rego subsidy decisions, hot reload, decision logs (to the core journal with `core`) |
 //! | `ringbuf` (default) | [`ringbuf`] | `gasbao-ringbuf`: lock-free ring buffers for meter data |
+//! | `tcc` (default) | [`tcc`] | `gasbao-tcc`: Try-Confirm-Cancel settlement with a barrier, crash recovery and parking |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
@@ -27,3 +28,7 @@ pub use gasbao_policy as policy;
 #[cfg(feature = "ringbuf")]
 #[doc(inline)]
 pub use gasbao_ringbuf as ringbuf;
+
+#[cfg(feature = "tcc")]
+#[doc(inline)]
+pub use gasbao_tcc as tcc;

@@ -33,3 +33,13 @@ fn policy() {
     let engine = gasbao::policy::PolicyEngine::new(gasbao::policy::PreparedBundle::new(&bundle).unwrap());
     assert_eq!(engine.evaluate::<_, u8>("p/x", &()).unwrap().output, 1);
 }
+
+#[cfg(feature = "tcc")]
+#[test]
+fn tcc() {
+    let gtid = gasbao::tcc::GlobalTxId {
+        coordinator: gasbao::tcc::CoordinatorId(3),
+        number: 1041,
+    };
+    assert_eq!(gtid.to_string(), "3-1041");
+}

@@ -128,7 +128,7 @@ impl fmt::Display for BarrierRefusal {
 ///
 /// | recorded \ call | Try | Confirm | Cancel |
 /// |---|---|---|---|
-/// | nothing | Apply (refused after the deadline, fenced) | refused: no Try | empty rollback (fenced) |
+/// | nothing | Apply (refused after the deadline, fenced) | refused: no Try (already done past deadline + grace: cleaned up) | empty rollback (fenced) |
 /// | Tried | already done | Apply | Apply |
 /// | Confirmed | already done | already done | refused |
 /// | Cancelled | refused | refused | already done |
@@ -138,10 +138,11 @@ impl fmt::Display for BarrierRefusal {
 /// Settled records (Confirmed or Cancelled) may be removed once
 /// [`may_remove`](Self::may_remove) says so: after the deadline plus a
 /// grace period. That never lets a late Try through, because a Try with no
-/// record is refused once its deadline has passed; the grace period covers
-/// clock skew and Confirm or Cancel re-deliveries (set it above the
-/// coordinator's [`RetryPolicy::max_age`](crate::RetryPolicy)). A Tried
-/// record is never removable: it is a live reservation.
+/// record is refused once its deadline has passed. A Tried record is never
+/// removable (it is a live reservation), so a Confirm re-delivered after
+/// cleanup finds no record past the grace period and is answered as
+/// already done; a re-delivered Cancel is an empty rollback. The grace
+/// period must cover the clock skew between coordinator and participant.
 ///
 /// # Examples
 ///
@@ -223,6 +224,9 @@ impl Barrier {
                 Some(BarrierState::Cancelled { tried: false }),
             ),
             (None, Phase::Try) => (Admission::Apply, Some(BarrierState::Tried)),
+            // A Tried record is never removed, so no record this late means a
+            // Confirmed one was cleaned up: the Confirm took effect.
+            (None, Phase::Confirm) if now > deadline.saturating_add(self.grace) => (Admission::AlreadyDone, None),
             (None, Phase::Confirm) => (Admission::Refused(BarrierRefusal::ConfirmWithoutTry), None),
             (None, Phase::Cancel) => (Admission::EmptyRollback, Some(BarrierState::Cancelled { tried: false })),
             (Some(BarrierState::Tried), Phase::Try) => (Admission::AlreadyDone, None),
@@ -249,7 +253,7 @@ impl Barrier {
     }
 
     /// Whether `record` may be removed at `now` without letting a late Try
-    /// through or turning a re-delivered Confirm or Cancel into a refusal.
+    /// through or a re-delivered Confirm or Cancel take effect again.
     #[must_use]
     pub fn may_remove(&self, record: &BarrierRecord, now: Timestamp) -> bool {
         let settled = !matches!(record.state, BarrierState::Tried);
