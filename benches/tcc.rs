@@ -7,6 +7,9 @@
 //!   by the transactions waiting at the same time (the embedded default).
 //! - `durable/sync_per_record`: the same, with the coordinator's log
 //!   syncing each record on its own.
+//! - `durable/dtmrs_sqlite`: dtmrs's embedded coordinator on SQLite over the
+//!   same two participants, each transaction timed until both Confirms ran
+//!   (dtmrs runs phase two in the background).
 //! - `in_memory/one_at_a_time`: the coordinator alone (memory log,
 //!   participants that answer at once), one transaction at a time: what the
 //!   coordinator costs beyond the disk.
@@ -24,6 +27,9 @@ use gasbao::tcc::{
     ParticipantRef, Participants, PrepaidLedger, RecoveredLog, Reservation, SyncStrategy,
 };
 use tokio::runtime::Runtime;
+
+use gasbao::tcc::{BranchId, GlobalTxId, Timestamp};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const IN_FLIGHT: u64 = 64;
 
@@ -228,5 +234,235 @@ fn in_memory_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, durable_throughput, in_memory_overhead);
+/// dtmrs's embedded coordinator over the same participants: gtid `n` is
+/// our transaction `9-n`, branch `01` the ledger and `02` the quota.
+struct Dtmrs {
+    tc: dtmrs::Embedded,
+    ledger: Arc<PrepaidLedger>,
+    quota: Arc<GasQuota>,
+    confirmed: Arc<AtomicU64>,
+    next: AtomicU64,
+    dirs: Vec<PathBuf>,
+}
+
+fn branch_of(gid: &str, branch: &str) -> (GlobalTxId, BranchId) {
+    let number = gid.parse().unwrap_or(0);
+    let branch = branch.parse().unwrap_or(0);
+    (
+        GlobalTxId {
+            coordinator: CoordinatorId(9),
+            number,
+        },
+        BranchId(branch),
+    )
+}
+
+/// `account deadline` as the branch payload carries them.
+fn payload_of(payload: &str) -> (AccountId, Timestamp) {
+    let mut fields = payload.split(' ').map(|f| f.parse().unwrap_or(0));
+    (
+        AccountId(fields.next().unwrap_or(0)),
+        Timestamp::from_unix_millis(fields.next().unwrap_or(0)),
+    )
+}
+
+async fn dtmrs_settlement() -> Dtmrs {
+    let env = Environment::system();
+    let dirs: Vec<PathBuf> = ["db", "ledger", "quota"]
+        .iter()
+        .map(|d| scratch(&format!("dtmrs-{d}")))
+        .collect();
+    std::fs::create_dir_all(&dirs[0]).expect("scratch dir");
+    let storage = |dir: &PathBuf| FileStorage::new(dir).expect("scratch dir");
+    let ledger = Arc::new(PrepaidLedger::open(storage(&dirs[1]), &env, LedgerOptions::default()).expect("ledger"));
+    let quota = Arc::new(GasQuota::open(storage(&dirs[2]), &env, LedgerOptions::default()).expect("quota"));
+    for account in 0..IN_FLIGHT {
+        ledger
+            .open_account(AccountId(account), Money::from_fen(i64::MAX / 4))
+            .await
+            .expect("account");
+        quota
+            .open_account(AccountId(account), Volume::from_whole_m3(u64::MAX / 4))
+            .await
+            .expect("account");
+    }
+    let confirmed = Arc::new(AtomicU64::new(0));
+    let to_result = |outcome: CallOutcome| match outcome {
+        CallOutcome::Succeeded => dtmrs::BranchResult::Success,
+        CallOutcome::Failed { .. } => dtmrs::BranchResult::Failure,
+        _ => dtmrs::BranchResult::Ongoing,
+    };
+    let (l1, l2, q1, q2, done) = (
+        ledger.clone(),
+        ledger.clone(),
+        quota.clone(),
+        quota.clone(),
+        confirmed.clone(),
+    );
+    let done2 = confirmed.clone();
+    let url = format!("sqlite:{}?mode=rwc", dirs[0].join("dtmrs.db").display());
+    let tc = dtmrs::Embedded::builder(&url)
+        .tick(Duration::from_millis(1))
+        .handler("ledger_confirm", move |ctx| {
+            let (ledger, done) = (l1.clone(), done.clone());
+            async move {
+                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
+                let (account, deadline) = payload_of(&ctx.payload);
+                let request = Reservation {
+                    account,
+                    amount: Money::from_fen(1),
+                };
+                let outcome = ledger.confirm(BranchCall::new(gtid, branch, deadline, &request)).await;
+                done.fetch_add(1, Ordering::Relaxed);
+                to_result(outcome)
+            }
+        })
+        .handler("ledger_cancel", move |ctx| {
+            let ledger = l2.clone();
+            async move {
+                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
+                let (account, deadline) = payload_of(&ctx.payload);
+                let request = Reservation {
+                    account,
+                    amount: Money::from_fen(1),
+                };
+                to_result(ledger.cancel(BranchCall::new(gtid, branch, deadline, &request)).await)
+            }
+        })
+        .handler("quota_confirm", move |ctx| {
+            let (quota, done) = (q1.clone(), done2.clone());
+            async move {
+                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
+                let (account, deadline) = payload_of(&ctx.payload);
+                let request = Reservation {
+                    account,
+                    amount: Volume::from_whole_m3(1),
+                };
+                let outcome = quota.confirm(BranchCall::new(gtid, branch, deadline, &request)).await;
+                done.fetch_add(1, Ordering::Relaxed);
+                to_result(outcome)
+            }
+        })
+        .handler("quota_cancel", move |ctx| {
+            let quota = q2.clone();
+            async move {
+                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
+                let (account, deadline) = payload_of(&ctx.payload);
+                let request = Reservation {
+                    account,
+                    amount: Volume::from_whole_m3(1),
+                };
+                to_result(quota.cancel(BranchCall::new(gtid, branch, deadline, &request)).await)
+            }
+        })
+        .start()
+        .await
+        .expect("dtmrs starts");
+    Dtmrs {
+        tc,
+        ledger,
+        quota,
+        confirmed,
+        next: AtomicU64::new(1),
+        dirs,
+    }
+}
+
+/// Settles `count` charges through dtmrs, `IN_FLIGHT` at a time, until
+/// both Confirms of each have run.
+async fn settle_dtmrs(dtm: &Arc<Dtmrs>, count: u64) -> Duration {
+    let started = Instant::now();
+    let target = dtm.confirmed.load(Ordering::Relaxed) + 2 * count;
+    let workers: Vec<_> = (0..IN_FLIGHT)
+        .map(|worker| {
+            let dtm = Arc::clone(dtm);
+            tokio::spawn(async move {
+                let mut n = worker;
+                while n < count {
+                    let number = dtm.next.fetch_add(1, Ordering::Relaxed);
+                    let gid = number.to_string();
+                    let deadline = Environment::system().now().saturating_add(Duration::from_secs(30));
+                    let payload = format!("{worker} {}", deadline.unix_millis());
+                    let (account, gtid) = (
+                        AccountId(worker),
+                        GlobalTxId {
+                            coordinator: CoordinatorId(9),
+                            number,
+                        },
+                    );
+                    let mut tcc = dtm.tc.tcc(&gid).await.expect("dtmrs begins");
+                    let (ledger, quota) = (dtm.ledger.clone(), dtm.quota.clone());
+                    let charge = Reservation {
+                        account,
+                        amount: Money::from_fen(1),
+                    };
+                    let tried = tcc
+                        .try_branch_with(
+                            "local://ledger_confirm",
+                            "local://ledger_cancel",
+                            &payload,
+                            |branch| async move {
+                                let branch = BranchId(branch.parse().unwrap_or(0));
+                                match ledger.reserve(BranchCall::new(gtid, branch, deadline, &charge)).await {
+                                    CallOutcome::Succeeded => dtmrs::BranchResult::Success,
+                                    _ => dtmrs::BranchResult::Failure,
+                                }
+                            },
+                        )
+                        .await
+                        .expect("dtmrs registers");
+                    assert!(matches!(tried, dtmrs::BranchResult::Success));
+                    let hold = Reservation {
+                        account,
+                        amount: Volume::from_whole_m3(1),
+                    };
+                    let tried = tcc
+                        .try_branch_with(
+                            "local://quota_confirm",
+                            "local://quota_cancel",
+                            &payload,
+                            |branch| async move {
+                                let branch = BranchId(branch.parse().unwrap_or(0));
+                                match quota.reserve(BranchCall::new(gtid, branch, deadline, &hold)).await {
+                                    CallOutcome::Succeeded => dtmrs::BranchResult::Success,
+                                    _ => dtmrs::BranchResult::Failure,
+                                }
+                            },
+                        )
+                        .await
+                        .expect("dtmrs registers");
+                    assert!(matches!(tried, dtmrs::BranchResult::Success));
+                    tcc.submit().await.expect("dtmrs submits");
+                    n += IN_FLIGHT;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    while dtm.confirmed.load(Ordering::Relaxed) < target {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    started.elapsed()
+}
+
+fn dtmrs_throughput(c: &mut Criterion) {
+    let runtime = runtime();
+    let mut group = c.benchmark_group("tcc/durable");
+    group
+        .throughput(Throughput::Elements(1))
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    let dtm = Arc::new(runtime.block_on(dtmrs_settlement()));
+    group.bench_function("dtmrs_sqlite", |b| {
+        b.iter_custom(|iters| runtime.block_on(settle_dtmrs(&dtm, iters)))
+    });
+    group.finish();
+    let dirs = dtm.dirs.clone();
+    drop(dtm);
+    dirs.iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
+}
+
+criterion_group!(benches, durable_throughput, dtmrs_throughput, in_memory_overhead);
 criterion_main!(benches);

@@ -307,6 +307,18 @@ impl Coordinator {
     /// could not be logged (recovery settles it); [`RunError::Unrecorded`]
     /// if phase two's progress could not be logged.
     pub async fn run(&self, tx: GlobalTransaction) -> Result<Outcome, RunError> {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument;
+            let span =
+                tracing::info_span!("tcc.transaction", gtid = %tx.record.gtid, branches = tx.record.branches.len());
+            return self.run_logged(tx).instrument(span).await;
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.run_logged(tx).await
+    }
+
+    async fn run_logged(&self, tx: GlobalTransaction) -> Result<Outcome, RunError> {
         let record = tx.record;
         let gtid = record.gtid;
         if record.branches.is_empty() {
@@ -447,6 +459,12 @@ impl Inner {
     }
 
     fn observe(&self, event: &Event<'_>) {
+        #[cfg(feature = "tracing")]
+        match event {
+            Event::Parked { .. } | Event::CompactionFailed { .. } => tracing::warn!(?event),
+            Event::Retrying { .. } | Event::Began { .. } => tracing::debug!(?event),
+            _ => tracing::info!(?event),
+        }
         if let Some(observer) = &self.observer {
             observer.observe(event);
         }
@@ -483,6 +501,14 @@ impl Inner {
         let call = self
             .participant(record, branch)
             .call(phase, target, &record.branches[branch].request);
+        #[cfg(feature = "tracing")]
+        let call: crate::env::BoxFuture<'_, CallOutcome> = {
+            use tracing::Instrument;
+            let participant = &record.branches[branch].participant;
+            let span =
+                tracing::debug_span!("tcc.branch", gtid = %record.gtid, branch, %phase, participant = %participant);
+            Box::pin(call.instrument(span))
+        };
         race_timer(call, self.env.sleep(timeout))
             .await
             .unwrap_or_else(|| CallOutcome::unknown(format!("no answer within {} ms", timeout.as_millis())))

@@ -112,7 +112,9 @@
 //! - [`ReservationLedger`] ([`PrepaidLedger`] of money, [`GasQuota`] of gas),
 //!   [`Reservation`], [`Balance`], [`AccountId`], [`LedgerOptions`],
 //!   [`Quantity`]: reference participants on the barrier, durable on the journal.
-//! - [`Observer`], [`Event`], [`RecoveryRule`]: what it reports.
+//! - [`Observer`], [`Event`], [`RecoveryRule`]: what it reports; with
+//!   feature `tracing`, also a `tcc.transaction` span per transaction, a
+//!   `tcc.branch` span per call and an event per [`Event`].
 //! - [`Environment`], [`Clock`], [`Timer`], [`Entropy`], [`SystemClock`],
 //!   [`ThreadTimer`], [`SystemEntropy`], [`BoxFuture`]: time, sleep and
 //!   randomness from the host; no async runtime is required.
@@ -124,6 +126,11 @@
 //!   [`RecordDecodeError`], [`LedgerError`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
+
+/// The README's examples run as doctests, so the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod barrier;
 mod codec;

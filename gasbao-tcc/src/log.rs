@@ -262,11 +262,12 @@ impl RecoveredLog {
         let inconsistent = |gtid: GlobalTxId, problem: &'static str| LogError::Inconsistent { gtid, problem };
         match entry {
             LogEntry::Began(record) => {
-                let last = self.last_numbers.entry(record.gtid.coordinator).or_default();
-                if record.gtid.number <= *last {
-                    return Err(inconsistent(record.gtid, "began with a number already used"));
+                // Concurrent transactions may log their start out of number order.
+                if self.live.contains_key(&record.gtid) {
+                    return Err(inconsistent(record.gtid, "began twice"));
                 }
-                *last = record.gtid.number;
+                let last = self.last_numbers.entry(record.gtid.coordinator).or_default();
+                *last = (*last).max(record.gtid.number);
                 self.live.insert(record.gtid, LiveTransaction::new(record.clone()));
             }
             LogEntry::Decided { gtid, decision } => {
