@@ -30,28 +30,47 @@ fn records(mut data: &[u8]) -> Vec<&[u8]> {
     records
 }
 
+/// Small allocations: the default megabyte of zeros per segment dominates a run.
+fn options() -> JournalOptions {
+    let mut options = JournalOptions::default();
+    options.allocation_chunk = 4096;
+    options
+}
+
 fuzz_target!(|data: &[u8]| {
     let storage = MemoryStorage::new();
     let records = records(data);
     {
-        let (journal, _) = Journal::open(storage.clone(), JournalOptions::default()).expect("a new journal");
-        journal.append_batch(records.iter().copied()).expect("memory accepts records");
+        let (journal, _) = Journal::open(storage.clone(), options()).expect("a new journal");
+        journal
+            .append_batch(records.iter().copied())
+            .expect("memory accepts records");
     }
     // Record kinds that can carry a decision: an entry (1, 2) or a snapshot's transaction (1, 0x11).
-    let deciding = records.iter().filter(|r| matches!(r.get(..2), Some([1, 2] | [1, 0x11]))).count();
-    let Ok(log) = JournalLog::open(storage, JournalOptions::default(), SyncStrategy::Inline) else {
+    let deciding = records
+        .iter()
+        .filter(|r| matches!(r.get(..2), Some([1, 2] | [1, 0x11])))
+        .count();
+    let Ok(log) = JournalLog::open(storage, options(), SyncStrategy::Inline) else {
         return;
     };
     let recovered = ready(log.recover()).expect("recovering an open log does not fail");
     let decided = recovered.live.values().filter(|tx| tx.decision.is_some()).count();
-    assert!(decided <= deciding, "{decided} decisions recovered from {deciding} records that could hold one");
+    assert!(
+        decided <= deciding,
+        "{decided} decisions recovered from {deciding} records that could hold one"
+    );
     for tx in recovered.live.values() {
         assert_eq!(tx.settled.len(), tx.record.branches.len());
-        assert!(tx.parked.is_none() || tx.decision.is_some(), "parked without a decision");
+        assert!(
+            tx.parked.is_none() || tx.decision.is_some(),
+            "parked without a decision"
+        );
     }
     // The log accepts new work after whatever it recovered.
     if let Some(tx) = recovered.live.values().find(|tx| tx.decision.is_some()) {
-        ready(log.write(&[LogEntry::Finished { gtid: tx.record.gtid }], true)).expect("finishing a decided transaction");
+        ready(log.write(&[LogEntry::Finished { gtid: tx.record.gtid }], true))
+            .expect("finishing a decided transaction");
     }
     ready(log.compact()).expect("compaction");
 });

@@ -51,8 +51,19 @@ struct World {
     running: Running,
 }
 
+/// Small segments and allocations: the default megabyte of zeros per
+/// segment, copied at every simulated sync, dominates a run.
+fn journal() -> JournalOptions {
+    let mut options = JournalOptions::default().segment_size(2048);
+    options.allocation_chunk = 1024;
+    options
+}
+
 fn options() -> LedgerOptions {
-    LedgerOptions::default().sync(SyncStrategy::Inline).barrier(Barrier::new(Duration::from_millis(500)))
+    LedgerOptions::default()
+        .sync(SyncStrategy::Inline)
+        .barrier(Barrier::new(Duration::from_millis(500)))
+        .journal(journal())
 }
 
 fn litres(n: i64) -> Volume {
@@ -65,11 +76,19 @@ impl World {
         let (ledger, quota) = (self.ledger.lock().expect("lock").clone(), Arc::clone(&self.quota));
         self.sim.spawn(1, async move {
             let mut participants = Participants::new();
-            let refs = (participants.add("ledger", ledger).expect("name"), participants.add("quota", quota).expect("name"));
-            let Ok(log) = JournalLog::open(disk, JournalOptions::default().segment_size(2048), SyncStrategy::Inline) else {
+            let refs = (
+                participants.add("ledger", ledger).expect("name"),
+                participants.add("quota", quota).expect("name"),
+            );
+            let Ok(log) = JournalLog::open(disk, journal(), SyncStrategy::Inline) else {
                 return;
             };
-            let retry = RetryPolicy::new(Duration::from_millis(20), Duration::from_millis(200), Duration::from_secs(5), Duration::from_millis(100));
+            let retry = RetryPolicy::new(
+                Duration::from_millis(20),
+                Duration::from_millis(200),
+                Duration::from_secs(5),
+                Duration::from_millis(100),
+            );
             let config = CoordinatorConfig::new(CoordinatorId(1)).retry(retry).compact_every(4);
             let Ok(coordinator) = Coordinator::open(config, log, env, participants, None).await else {
                 return;
@@ -98,8 +117,14 @@ fuzz_target!(|input: Input| {
     for account in 0..ACCOUNTS {
         let (ledger, quota) = (Arc::clone(&ledger), Arc::clone(&quota));
         sim.spawn(0, async move {
-            ledger.open_account(AccountId(account.into()), Money::from_fen(OPENING)).await.expect("open");
-            quota.open_account(AccountId(account.into()), litres(OPENING)).await.expect("open");
+            ledger
+                .open_account(AccountId(account.into()), Money::from_fen(OPENING))
+                .await
+                .expect("open");
+            quota
+                .open_account(AccountId(account.into()), litres(OPENING))
+                .await
+                .expect("open");
         });
     }
     sim.run_until_idle();
@@ -107,7 +132,14 @@ fuzz_target!(|input: Input| {
         0 => CrashStorage::new(),
         n => CrashStorage::new().crash_at_sync(u64::from(n)),
     };
-    let mut world = World { sim, ledger_disk, ledger: Arc::new(Mutex::new(ledger)), quota, disk, running: Running::default() };
+    let mut world = World {
+        sim,
+        ledger_disk,
+        ledger: Arc::new(Mutex::new(ledger)),
+        quota,
+        disk,
+        running: Running::default(),
+    };
     world.start_coordinator();
     let mut exponents = [0u32; ACCOUNTS as usize];
     for operation in input.operations.iter().take(64) {
@@ -122,11 +154,28 @@ fuzz_target!(|input: Input| {
                 }
                 let amount = 1i64 << exponents[index];
                 exponents[index] += 1;
-                let (account, timeout) = (AccountId(u64::from(account % ACCOUNTS)), Duration::from_millis(u64::from(*timeout_ms)));
+                let (account, timeout) = (
+                    AccountId(u64::from(account % ACCOUNTS)),
+                    Duration::from_millis(u64::from(*timeout_ms)),
+                );
                 world.sim.spawn(1, async move {
                     let mut tx = coordinator.begin(timeout);
-                    tx.add_branch(&accounts, &Reservation { account, amount: Money::from_fen(amount) }).expect("branch");
-                    tx.add_branch(&metering, &Reservation { account, amount: litres(amount) }).expect("branch");
+                    tx.add_branch(
+                        &accounts,
+                        &Reservation {
+                            account,
+                            amount: Money::from_fen(amount),
+                        },
+                    )
+                    .expect("branch");
+                    tx.add_branch(
+                        &metering,
+                        &Reservation {
+                            account,
+                            amount: litres(amount),
+                        },
+                    )
+                    .expect("branch");
                     let _ = coordinator.run(tx).await;
                 });
             }
@@ -169,11 +218,23 @@ fuzz_target!(|input: Input| {
         let money = ledger.balance(AccountId(account)).expect("account");
         let gas = world.quota.balance(AccountId(account)).expect("account");
         if coordinator.parked().is_empty() {
-            assert_eq!((money.frozen, gas.frozen), (Money::ZERO, Volume::ZERO), "account {account}");
+            assert_eq!(
+                (money.frozen, gas.frozen),
+                (Money::ZERO, Volume::ZERO),
+                "account {account}"
+            );
         }
         assert!(money.available >= Money::ZERO && money.frozen >= Money::ZERO);
         let total = money.available.yuan() + money.frozen.yuan() + money.consumed.yuan();
-        assert_eq!(total, Money::from_fen(OPENING).yuan(), "account {account}: money adds up");
-        assert_eq!(money.consumed.yuan() * Decimal::from(100), gas.consumed.value() * Decimal::from(1_000), "account {account}: {money:?} {gas:?}");
+        assert_eq!(
+            total,
+            Money::from_fen(OPENING).yuan(),
+            "account {account}: money adds up"
+        );
+        assert_eq!(
+            money.consumed.yuan() * Decimal::from(100),
+            gas.consumed.value() * Decimal::from(1_000),
+            "account {account}: {money:?} {gas:?}"
+        );
     }
 });
