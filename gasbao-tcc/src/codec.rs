@@ -1,6 +1,8 @@
 //! Little-endian encoding of the coordinator's log entries, with a reader
 //! that names what it could not read and where.
 
+use std::sync::Arc;
+
 use crate::error::RecordDecodeError;
 use crate::ids::{BranchId, CoordinatorId, GlobalTxId, Timestamp};
 use crate::log::{
@@ -186,7 +188,7 @@ pub(crate) fn encode_entry(entry: &LogEntry, out: &mut Encoder) {
 /// Reads one entry whose tag byte is `tag`; `None` for a tag that is not an entry's.
 pub(crate) fn decode_entry(tag: u8, input: &mut Decoder<'_>) -> Result<Option<LogEntry>, RecordDecodeError> {
     Ok(Some(match tag {
-        BEGAN => LogEntry::Began(decode_record(input)?),
+        BEGAN => LogEntry::Began(Arc::new(decode_record(input)?)),
         DECIDED => LogEntry::Decided {
             gtid: input.gtid()?,
             decision: decode_decision(input)?,
@@ -236,7 +238,7 @@ fn decode_record(input: &mut Decoder<'_>) -> Result<TransactionRecord, RecordDec
     let branches = (0..count)
         .map(|_| {
             Ok(BranchRecord {
-                participant: input.string("participant name")?,
+                participant: input.string("participant name")?.into(),
                 request: input.bytes("request")?.to_vec(),
             })
         })
@@ -320,7 +322,7 @@ pub(crate) fn encode_live(out: &mut Encoder, tx: &LiveTransaction) {
 }
 
 pub(crate) fn decode_live(input: &mut Decoder<'_>) -> Result<LiveTransaction, RecordDecodeError> {
-    let record = decode_record(input)?;
+    let record = Arc::new(decode_record(input)?);
     let decision = match input.u8("decision flag")? {
         0 => None,
         1 => Some(decode_decision(input)?),

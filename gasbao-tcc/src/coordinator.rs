@@ -96,7 +96,7 @@ impl GlobalTransaction {
         let mut encoded = Vec::new();
         request.encode(&mut encoded);
         self.record.branches.push(BranchRecord {
-            participant: participant.name().to_owned(),
+            participant: Arc::clone(&participant.name),
             request: encoded,
         });
         Ok(BranchId(id))
@@ -211,11 +211,11 @@ impl Coordinator {
                 .record
                 .branches
                 .iter()
-                .find(|b| !participants.by_name.contains_key(&b.participant))
+                .find(|b| !participants.by_name.contains_key(&*b.participant))
             {
                 return Err(OpenError::UnknownParticipant {
                     gtid: tx.record.gtid,
-                    participant: branch.participant.clone(),
+                    participant: branch.participant.to_string(),
                 });
             }
         }
@@ -319,26 +319,23 @@ impl Coordinator {
     }
 
     async fn run_logged(&self, tx: GlobalTransaction) -> Result<Outcome, RunError> {
-        let record = tx.record;
+        let record = Arc::new(tx.record);
         let gtid = record.gtid;
         if record.branches.is_empty() {
             return Err(RunError::NoBranches);
         }
         let inner = &self.inner;
-        let began = [LogEntry::Began(record)];
+        let began = [LogEntry::Began(Arc::clone(&record))];
         inner
             .log
             .write(&began, true)
             .await
             .map_err(|source| RunError::NotBegun { gtid, source })?;
-        let [LogEntry::Began(record)] = began else {
-            unreachable!("the array holds the entry it was built with")
-        };
         inner.observe(&Event::Began {
             gtid,
             branches: record.branches.len(),
         });
-        inner.live().insert(gtid, LiveTransaction::new(record.clone()));
+        inner.live().insert(gtid, LiveTransaction::new(Arc::clone(&record)));
         let decision = inner.phase_one(&record).await;
         let decided = [LogEntry::Decided { gtid, decision }];
         if let Err(source) = inner.log.write(&decided, true).await {
@@ -477,7 +474,7 @@ impl Inner {
         &**self
             .participants
             .by_name
-            .get(name)
+            .get(&**name)
             .expect("every logged participant is registered")
     }
 
@@ -509,7 +506,7 @@ impl Inner {
                 tracing::debug_span!("tcc.branch", gtid = %record.gtid, branch, %phase, participant = %participant);
             Box::pin(call.instrument(span))
         };
-        race_timer(call, self.env.sleep(timeout))
+        race_timer(call, || self.env.sleep(timeout))
             .await
             .unwrap_or_else(|| CallOutcome::unknown(format!("no answer within {} ms", timeout.as_millis())))
     }
@@ -564,7 +561,7 @@ impl Inner {
     async fn phase_two(&self, gtid: GlobalTxId) -> Result<Outcome, LogError> {
         let Some((record, decision, settled)) = self.live().get(&gtid).and_then(|tx| {
             let decision = tx.decision.clone()?;
-            Some((tx.record.clone(), decision, tx.settled.clone()))
+            Some((Arc::clone(&tx.record), decision, tx.settled.clone()))
         }) else {
             return Err(LogError::Inconsistent {
                 gtid,

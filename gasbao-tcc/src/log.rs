@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::env::BoxFuture;
 use crate::error::LogError;
@@ -41,7 +42,7 @@ pub trait CoordinatorLog: Send + Sync + 'static {
 #[non_exhaustive]
 pub enum LogEntry {
     /// A transaction began, with all its branches; written before any Try.
-    Began(TransactionRecord),
+    Began(Arc<TransactionRecord>),
     /// Confirm or Cancel was decided; written before any phase-two call.
     Decided {
         /// The transaction.
@@ -96,7 +97,7 @@ pub struct TransactionRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchRecord {
     /// The name its participant was registered under.
-    pub participant: String,
+    pub participant: Arc<str>,
     /// Its request, as [`BranchRequest::encode`](crate::BranchRequest::encode) wrote it.
     pub request: Vec<u8>,
 }
@@ -210,7 +211,7 @@ pub struct RecoveredLog {
 #[non_exhaustive]
 pub struct LiveTransaction {
     /// As it began.
-    pub record: TransactionRecord,
+    pub record: Arc<TransactionRecord>,
     /// The decision, once made.
     pub decision: Option<Decision>,
     /// Per branch, whether it acknowledged phase two.
@@ -222,7 +223,7 @@ pub struct LiveTransaction {
 impl LiveTransaction {
     /// A transaction that has just begun.
     #[must_use]
-    pub fn new(record: TransactionRecord) -> LiveTransaction {
+    pub fn new(record: Arc<TransactionRecord>) -> LiveTransaction {
         let settled = vec![false; record.branches.len()];
         LiveTransaction {
             record,
@@ -268,7 +269,7 @@ impl RecoveredLog {
                 }
                 let last = self.last_numbers.entry(record.gtid.coordinator).or_default();
                 *last = (*last).max(record.gtid.number);
-                self.live.insert(record.gtid, LiveTransaction::new(record.clone()));
+                self.live.insert(record.gtid, LiveTransaction::new(Arc::clone(record)));
             }
             LogEntry::Decided { gtid, decision } => {
                 let tx = self

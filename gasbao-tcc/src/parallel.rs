@@ -58,26 +58,42 @@ impl<T> Future for NextDone<'_, '_, T> {
     }
 }
 
-/// `future`'s output, or `None` if `timer` completes first.
-pub(crate) async fn race_timer<T>(future: BoxFuture<'_, T>, timer: BoxFuture<'static, ()>) -> Option<T> {
-    Race { future, timer }.await
+/// `future`'s output, or `None` if the timer `start_timer` makes completes
+/// first. The timer is made only if `future` does not finish at once.
+pub(crate) async fn race_timer<T>(
+    future: BoxFuture<'_, T>,
+    start_timer: impl FnOnce() -> BoxFuture<'static, ()> + Unpin,
+) -> Option<T> {
+    Race {
+        future,
+        timer: None,
+        start_timer: Some(start_timer),
+    }
+    .await
 }
 
-struct Race<'a, T> {
+struct Race<'a, T, F> {
     future: BoxFuture<'a, T>,
-    timer: BoxFuture<'static, ()>,
+    timer: Option<BoxFuture<'static, ()>>,
+    start_timer: Option<F>,
 }
 
-impl<T> Future for Race<'_, T> {
+impl<T, F: FnOnce() -> BoxFuture<'static, ()> + Unpin> Future for Race<'_, T, F> {
     type Output = Option<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Poll::Ready(output) = self.future.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        match self.timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+        let this = &mut *self;
+        if this.timer.is_none()
+            && let Some(start_timer) = this.start_timer.take()
+        {
+            this.timer = Some(start_timer());
+        }
+        match this.timer.as_mut().map(|timer| timer.as_mut().poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(None),
+            _ => Poll::Pending,
         }
     }
 }
