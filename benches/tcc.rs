@@ -28,7 +28,7 @@ use gasbao::tcc::{
 };
 use tokio::runtime::Runtime;
 
-use gasbao::tcc::{BranchId, GlobalTxId, Timestamp};
+use gasbao::tcc::{BranchId, GlobalTxId, Phase, Quantity, ReservationLedger, Timestamp};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const IN_FLIGHT: u64 = 64;
@@ -71,6 +71,28 @@ impl CoordinatorLog for SyncPerRecord {
     }
 }
 
+/// A prepaid ledger and a gas quota on disk, one account per transaction in flight.
+async fn participants_on_disk(
+    env: &Environment,
+    ledger_dir: &PathBuf,
+    quota_dir: &PathBuf,
+) -> (PrepaidLedger, GasQuota) {
+    let storage = |dir: &PathBuf| FileStorage::new(dir).expect("scratch dir");
+    let ledger = PrepaidLedger::open(storage(ledger_dir), env, LedgerOptions::default()).expect("ledger");
+    let quota = GasQuota::open(storage(quota_dir), env, LedgerOptions::default()).expect("quota");
+    for account in (0..IN_FLIGHT).map(AccountId) {
+        ledger
+            .open_account(account, Money::from_fen(i64::MAX / 4))
+            .await
+            .expect("account");
+        quota
+            .open_account(account, Volume::from_whole_m3(u64::MAX / 4))
+            .await
+            .expect("account");
+    }
+    (ledger, quota)
+}
+
 struct Settlement {
     coordinator: Coordinator,
     accounts: ParticipantRef<Reservation<Money>>,
@@ -84,33 +106,22 @@ async fn durable(name: &str, per_record: bool) -> Settlement {
         .iter()
         .map(|d| scratch(&format!("{name}-{d}")))
         .collect();
-    let storage = |dir: &PathBuf| FileStorage::new(dir).expect("scratch dir");
-    let ledger = PrepaidLedger::open(storage(&dirs[1]), &env, LedgerOptions::default()).expect("ledger");
-    let quota = GasQuota::open(storage(&dirs[2]), &env, LedgerOptions::default()).expect("quota");
-    for account in 0..IN_FLIGHT {
-        ledger
-            .open_account(AccountId(account), Money::from_fen(i64::MAX / 4))
-            .await
-            .expect("account");
-        quota
-            .open_account(AccountId(account), Volume::from_whole_m3(u64::MAX / 4))
-            .await
-            .expect("account");
-    }
+    let (ledger, quota) = participants_on_disk(&env, &dirs[1], &dirs[2]).await;
     let mut participants = Participants::new();
     let accounts = participants.add("accounts", ledger).expect("distinct names");
     let metering = participants.add("metering", quota).expect("distinct names");
     let config = CoordinatorConfig::new(CoordinatorId(1));
     let coordinator = if per_record {
         let options = JournalOptions::default().durability(Durability::SyncEachCommit);
-        let (journal, _) = Journal::open(storage(&dirs[0]), options).expect("journal");
+        let (journal, _) = Journal::open(FileStorage::new(&dirs[0]).expect("scratch dir"), options).expect("journal");
         let log = SyncPerRecord {
             journal,
             state: Default::default(),
         };
         Coordinator::open(config, log, env, participants, None).await
     } else {
-        let log = JournalLog::open(storage(&dirs[0]), JournalOptions::default(), SyncStrategy::Thread).expect("log");
+        let storage = FileStorage::new(&dirs[0]).expect("scratch dir");
+        let log = JournalLog::open(storage, JournalOptions::default(), SyncStrategy::Thread).expect("log");
         Coordinator::open(config, log, env, participants, None).await
     };
     Settlement {
@@ -175,6 +186,13 @@ fn durable_throughput(c: &mut Criterion) {
         drop(settlement);
         dirs.iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
     }
+    let dtm = Arc::new(runtime.block_on(dtmrs_settlement()));
+    group.bench_function("dtmrs_sqlite", |b| {
+        b.iter_custom(|iters| runtime.block_on(settle_dtmrs(&dtm, iters)))
+    });
+    let dirs = dtm.dirs.clone();
+    drop(dtm);
+    dirs.iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
     group.finish();
 }
 
@@ -266,6 +284,37 @@ fn payload_of(payload: &str) -> (AccountId, Timestamp) {
     )
 }
 
+/// A dtmrs handler that delivers `phase` to `ledger`, counting Confirms in `confirmed`.
+fn phase_two<Q: Quantity>(
+    ledger: &Arc<ReservationLedger<Q>>,
+    amount: Q,
+    phase: Phase,
+    confirmed: &Arc<AtomicU64>,
+) -> impl Fn(dtmrs::BranchCtx) -> BoxFuture<'static, dtmrs::BranchResult> + Send + Sync + 'static {
+    let (ledger, confirmed) = (Arc::clone(ledger), Arc::clone(confirmed));
+    move |ctx| {
+        let (ledger, confirmed) = (Arc::clone(&ledger), Arc::clone(&confirmed));
+        Box::pin(async move {
+            let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
+            let (account, deadline) = payload_of(&ctx.payload);
+            let request = Reservation { account, amount };
+            let call = BranchCall::new(gtid, branch, deadline, &request);
+            let outcome = match phase {
+                Phase::Confirm => ledger.confirm(call).await,
+                _ => ledger.cancel(call).await,
+            };
+            if phase == Phase::Confirm {
+                confirmed.fetch_add(1, Ordering::Relaxed);
+            }
+            match outcome {
+                CallOutcome::Succeeded => dtmrs::BranchResult::Success,
+                CallOutcome::Failed { .. } => dtmrs::BranchResult::Failure,
+                _ => dtmrs::BranchResult::Ongoing,
+            }
+        })
+    }
+}
+
 async fn dtmrs_settlement() -> Dtmrs {
     let env = Environment::system();
     let dirs: Vec<PathBuf> = ["db", "ledger", "quota"]
@@ -273,88 +322,28 @@ async fn dtmrs_settlement() -> Dtmrs {
         .map(|d| scratch(&format!("dtmrs-{d}")))
         .collect();
     std::fs::create_dir_all(&dirs[0]).expect("scratch dir");
-    let storage = |dir: &PathBuf| FileStorage::new(dir).expect("scratch dir");
-    let ledger = Arc::new(PrepaidLedger::open(storage(&dirs[1]), &env, LedgerOptions::default()).expect("ledger"));
-    let quota = Arc::new(GasQuota::open(storage(&dirs[2]), &env, LedgerOptions::default()).expect("quota"));
-    for account in 0..IN_FLIGHT {
-        ledger
-            .open_account(AccountId(account), Money::from_fen(i64::MAX / 4))
-            .await
-            .expect("account");
-        quota
-            .open_account(AccountId(account), Volume::from_whole_m3(u64::MAX / 4))
-            .await
-            .expect("account");
-    }
+    let (ledger, quota) = participants_on_disk(&env, &dirs[1], &dirs[2]).await;
+    let (ledger, quota) = (Arc::new(ledger), Arc::new(quota));
     let confirmed = Arc::new(AtomicU64::new(0));
-    let to_result = |outcome: CallOutcome| match outcome {
-        CallOutcome::Succeeded => dtmrs::BranchResult::Success,
-        CallOutcome::Failed { .. } => dtmrs::BranchResult::Failure,
-        _ => dtmrs::BranchResult::Ongoing,
-    };
-    let (l1, l2, q1, q2, done) = (
-        ledger.clone(),
-        ledger.clone(),
-        quota.clone(),
-        quota.clone(),
-        confirmed.clone(),
-    );
-    let done2 = confirmed.clone();
     let url = format!("sqlite:{}?mode=rwc", dirs[0].join("dtmrs.db").display());
     let tc = dtmrs::Embedded::builder(&url)
         .tick(Duration::from_millis(1))
-        .handler("ledger_confirm", move |ctx| {
-            let (ledger, done) = (l1.clone(), done.clone());
-            async move {
-                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
-                let (account, deadline) = payload_of(&ctx.payload);
-                let request = Reservation {
-                    account,
-                    amount: Money::from_fen(1),
-                };
-                let outcome = ledger.confirm(BranchCall::new(gtid, branch, deadline, &request)).await;
-                done.fetch_add(1, Ordering::Relaxed);
-                to_result(outcome)
-            }
-        })
-        .handler("ledger_cancel", move |ctx| {
-            let ledger = l2.clone();
-            async move {
-                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
-                let (account, deadline) = payload_of(&ctx.payload);
-                let request = Reservation {
-                    account,
-                    amount: Money::from_fen(1),
-                };
-                to_result(ledger.cancel(BranchCall::new(gtid, branch, deadline, &request)).await)
-            }
-        })
-        .handler("quota_confirm", move |ctx| {
-            let (quota, done) = (q1.clone(), done2.clone());
-            async move {
-                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
-                let (account, deadline) = payload_of(&ctx.payload);
-                let request = Reservation {
-                    account,
-                    amount: Volume::from_whole_m3(1),
-                };
-                let outcome = quota.confirm(BranchCall::new(gtid, branch, deadline, &request)).await;
-                done.fetch_add(1, Ordering::Relaxed);
-                to_result(outcome)
-            }
-        })
-        .handler("quota_cancel", move |ctx| {
-            let quota = q2.clone();
-            async move {
-                let (gtid, branch) = branch_of(&ctx.gid, &ctx.branch_id);
-                let (account, deadline) = payload_of(&ctx.payload);
-                let request = Reservation {
-                    account,
-                    amount: Volume::from_whole_m3(1),
-                };
-                to_result(quota.cancel(BranchCall::new(gtid, branch, deadline, &request)).await)
-            }
-        })
+        .handler(
+            "ledger_confirm",
+            phase_two(&ledger, Money::from_fen(1), Phase::Confirm, &confirmed),
+        )
+        .handler(
+            "ledger_cancel",
+            phase_two(&ledger, Money::from_fen(1), Phase::Cancel, &confirmed),
+        )
+        .handler(
+            "quota_confirm",
+            phase_two(&quota, Volume::from_whole_m3(1), Phase::Confirm, &confirmed),
+        )
+        .handler(
+            "quota_cancel",
+            phase_two(&quota, Volume::from_whole_m3(1), Phase::Cancel, &confirmed),
+        )
         .start()
         .await
         .expect("dtmrs starts");
@@ -366,6 +355,36 @@ async fn dtmrs_settlement() -> Dtmrs {
         next: AtomicU64::new(1),
         dirs,
     }
+}
+
+/// One transaction's identity in both coordinators.
+struct Target<'a> {
+    gtid: GlobalTxId,
+    deadline: Timestamp,
+    payload: &'a str,
+}
+
+/// Registers a branch with dtmrs and runs its Try on `ledger`.
+async fn try_at<Q: Quantity>(
+    tcc: &mut dtmrs::server::embedded::Tcc<'_>,
+    ledger: &Arc<ReservationLedger<Q>>,
+    name: &str,
+    target: &Target<'_>,
+    request: Reservation<Q>,
+) {
+    let (confirm, cancel) = (format!("local://{name}_confirm"), format!("local://{name}_cancel"));
+    let (gtid, deadline) = (target.gtid, target.deadline);
+    let tried = tcc
+        .try_branch_with(&confirm, &cancel, target.payload, |branch| async move {
+            let branch = BranchId(branch.parse().unwrap_or(0));
+            match ledger.reserve(BranchCall::new(gtid, branch, deadline, &request)).await {
+                CallOutcome::Succeeded => dtmrs::BranchResult::Success,
+                _ => dtmrs::BranchResult::Failure,
+            }
+        })
+        .await
+        .expect("dtmrs registers");
+    assert!(matches!(tried, dtmrs::BranchResult::Success));
 }
 
 /// Settles `count` charges through dtmrs, `IN_FLIGHT` at a time, until
@@ -391,47 +410,21 @@ async fn settle_dtmrs(dtm: &Arc<Dtmrs>, count: u64) -> Duration {
                         },
                     );
                     let mut tcc = dtm.tc.tcc(&gid).await.expect("dtmrs begins");
-                    let (ledger, quota) = (dtm.ledger.clone(), dtm.quota.clone());
+                    let target = Target {
+                        gtid,
+                        deadline,
+                        payload: &payload,
+                    };
                     let charge = Reservation {
                         account,
                         amount: Money::from_fen(1),
                     };
-                    let tried = tcc
-                        .try_branch_with(
-                            "local://ledger_confirm",
-                            "local://ledger_cancel",
-                            &payload,
-                            |branch| async move {
-                                let branch = BranchId(branch.parse().unwrap_or(0));
-                                match ledger.reserve(BranchCall::new(gtid, branch, deadline, &charge)).await {
-                                    CallOutcome::Succeeded => dtmrs::BranchResult::Success,
-                                    _ => dtmrs::BranchResult::Failure,
-                                }
-                            },
-                        )
-                        .await
-                        .expect("dtmrs registers");
-                    assert!(matches!(tried, dtmrs::BranchResult::Success));
+                    try_at(&mut tcc, &dtm.ledger, "ledger", &target, charge).await;
                     let hold = Reservation {
                         account,
                         amount: Volume::from_whole_m3(1),
                     };
-                    let tried = tcc
-                        .try_branch_with(
-                            "local://quota_confirm",
-                            "local://quota_cancel",
-                            &payload,
-                            |branch| async move {
-                                let branch = BranchId(branch.parse().unwrap_or(0));
-                                match quota.reserve(BranchCall::new(gtid, branch, deadline, &hold)).await {
-                                    CallOutcome::Succeeded => dtmrs::BranchResult::Success,
-                                    _ => dtmrs::BranchResult::Failure,
-                                }
-                            },
-                        )
-                        .await
-                        .expect("dtmrs registers");
-                    assert!(matches!(tried, dtmrs::BranchResult::Success));
+                    try_at(&mut tcc, &dtm.quota, "quota", &target, hold).await;
                     tcc.submit().await.expect("dtmrs submits");
                     n += IN_FLIGHT;
                 }
@@ -447,22 +440,5 @@ async fn settle_dtmrs(dtm: &Arc<Dtmrs>, count: u64) -> Duration {
     started.elapsed()
 }
 
-fn dtmrs_throughput(c: &mut Criterion) {
-    let runtime = runtime();
-    let mut group = c.benchmark_group("tcc/durable");
-    group
-        .throughput(Throughput::Elements(1))
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
-    let dtm = Arc::new(runtime.block_on(dtmrs_settlement()));
-    group.bench_function("dtmrs_sqlite", |b| {
-        b.iter_custom(|iters| runtime.block_on(settle_dtmrs(&dtm, iters)))
-    });
-    group.finish();
-    let dirs = dtm.dirs.clone();
-    drop(dtm);
-    dirs.iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
-}
-
-criterion_group!(benches, durable_throughput, dtmrs_throughput, in_memory_overhead);
+criterion_group!(benches, durable_throughput, in_memory_overhead);
 criterion_main!(benches);

@@ -43,10 +43,7 @@ fn main() -> Result<(), Failure> {
     let metering_down = Arc::new(AtomicBool::new(false));
 
     println!("== before the crash ==");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = new_runtime()?;
     runtime.block_on(async {
         let service = Service::open(&dir, &metering_down).await?;
         for &(account, _, _, quota_m3, fen) in &HOUSEHOLDS {
@@ -82,10 +79,7 @@ fn main() -> Result<(), Failure> {
     println!("-- the process crashes --");
 
     println!("== after the restart ==");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = new_runtime()?;
     runtime.block_on(async {
         let service = Service::open(&dir, &metering_down).await?;
         for (gtid, outcome) in service.coordinator.recover().await {
@@ -122,6 +116,13 @@ fn main() -> Result<(), Failure> {
     })?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// The coordinator and the two services it settles with, on disk.
