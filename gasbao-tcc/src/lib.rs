@@ -118,7 +118,7 @@
 //! - [`Environment`], [`Clock`], [`Timer`], [`Entropy`], [`SystemClock`],
 //!   [`ThreadTimer`], [`SystemEntropy`], [`BoxFuture`]: time, sleep and
 //!   randomness from the host; no async runtime is required.
-//! - [`simulation`] (feature `simulation`): a seeded executor with a
+//! - `simulation` (feature `simulation`): a seeded executor with a
 //!   simulated clock, for deterministic tests.
 //! - [`GlobalTxId`], [`CoordinatorId`], [`BranchId`], [`BranchKey`], [`Timestamp`].
 //! - Errors: [`RunError`], [`OpenError`], [`ResolveError`], [`BranchError`],

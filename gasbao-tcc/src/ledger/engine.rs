@@ -156,8 +156,8 @@ impl LedgerOptions {
 /// Balances per household account, as a TCC [`Participant`]: Try freezes
 /// the amount (`available -= amount, frozen += amount`), Confirm consumes it
 /// (`frozen -= amount, consumed += amount`), Cancel releases it (`frozen -=
-/// amount, available += amount`). [`PrepaidLedger`] holds money,
-/// [`GasQuota`] gas.
+/// amount, available += amount`). [`PrepaidLedger`](crate::PrepaidLedger) holds money,
+/// [`GasQuota`](crate::GasQuota) gas.
 ///
 /// Each call is one journal record holding the [`Barrier`]'s record and the
 /// balance change, durable before the answer: a crash keeps both or
