@@ -337,13 +337,13 @@ impl Coordinator {
         });
         inner.live().insert(gtid, LiveTransaction::new(Arc::clone(&record)));
         let decision = inner.phase_one(&record).await;
-        let decided = [LogEntry::Decided { gtid, decision }];
+        let decided = [LogEntry::Decided {
+            gtid,
+            decision: decision.clone(),
+        }];
         if let Err(source) = inner.log.write(&decided, true).await {
             return Err(RunError::InDoubt { gtid, source });
         }
-        let [LogEntry::Decided { decision, .. }] = decided else {
-            unreachable!("the array holds the entry it was built with")
-        };
         inner.observe(&Event::Decided {
             gtid,
             decision: &decision,
@@ -418,7 +418,7 @@ impl Coordinator {
         };
         let entry = [LogEntry::Resolved {
             gtid,
-            resolution,
+            resolution: resolution.clone(),
             at: inner.env.now(),
         }];
         if let Err(source) = inner.log.write(&entry, true).await {
@@ -427,9 +427,6 @@ impl Coordinator {
             }
             return Err(ResolveError::Log { gtid, source });
         }
-        let [LogEntry::Resolved { resolution, .. }] = entry else {
-            unreachable!("the array holds the entry it was built with")
-        };
         inner.observe(&Event::Resolved {
             gtid,
             resolution: &resolution,
