@@ -161,7 +161,9 @@ impl LedgerOptions {
 ///
 /// Each call is one journal record holding the [`Barrier`]'s record and the
 /// balance change, durable before the answer: a crash keeps both or
-/// neither. Calls on any accounts share `fdatasync`s.
+/// neither. Calls on any accounts share `fdatasync`s. A call that asks for
+/// another account or amount than its branch was first called with is
+/// refused, so a forged Confirm cannot take another branch's frozen money.
 ///
 /// # Examples
 ///
@@ -190,7 +192,16 @@ pub struct ReservationLedger<Q> {
 #[derive(Debug, Clone)]
 struct State<Q> {
     accounts: BTreeMap<AccountId, Balance<Q>>,
-    barriers: HashMap<BranchKey, BarrierRecord>,
+    barriers: HashMap<BranchKey, Held<Q>>,
+}
+
+/// A barrier record, with the account and amount its branch was called
+/// with: every later call of the branch must ask for the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held<Q> {
+    pub(crate) barrier: BarrierRecord,
+    pub(crate) account: AccountId,
+    pub(crate) amount: Q,
 }
 
 /// The local transaction of one call: reads the state, stages the barrier record.
@@ -203,7 +214,7 @@ impl<Q> BarrierStore for LocalTransaction<'_, Q> {
     type Error = Infallible;
 
     fn load_barrier(&mut self, key: BranchKey) -> Result<Option<BarrierRecord>, Infallible> {
-        Ok(self.state.barriers.get(&key).copied())
+        Ok(self.state.barriers.get(&key).map(|held| held.barrier))
     }
 
     fn store_barrier(&mut self, key: BranchKey, record: BarrierRecord) -> Result<(), Infallible> {
@@ -266,7 +277,7 @@ impl<Q: Quantity> ReservationLedger<Q> {
     /// The barrier record kept for a branch, if any.
     #[must_use]
     pub fn barrier_record(&self, key: BranchKey) -> Option<BarrierRecord> {
-        self.lock().barriers.get(&key).copied()
+        self.lock().barriers.get(&key).map(|held| held.barrier)
     }
 
     /// Appends `record` if it applies to the state, applies it, and waits
@@ -317,7 +328,7 @@ impl<Q: Quantity> ReservationLedger<Q> {
             .lock()
             .barriers
             .iter()
-            .filter(|(_, record)| self.barrier.may_remove(record, now))
+            .filter(|(_, held)| self.barrier.may_remove(&held.barrier, now))
             .map(|(key, _)| *key)
             .collect();
         // In key order, so that the same history writes the same bytes.
@@ -351,14 +362,8 @@ impl<Q: Quantity> ReservationLedger<Q> {
             }
             let mut barriers: Vec<_> = state.barriers.iter().collect();
             barriers.sort_by_key(|(key, _)| **key);
-            for (key, barrier) in barriers {
-                records.push(
-                    LedgerRecord::<Q>::SnapshotBarrier {
-                        key: *key,
-                        barrier: *barrier,
-                    }
-                    .encode(),
-                );
+            for (key, held) in barriers {
+                records.push(LedgerRecord::SnapshotBarrier { key: *key, held: *held }.encode());
             }
             records.push(LedgerRecord::<Q>::SnapshotEnd.encode());
             self.journal()
@@ -378,6 +383,16 @@ impl<Q: Quantity> ReservationLedger<Q> {
         let key = call.key();
         let written = {
             let mut state = self.lock();
+            if let Some(held) = state.barriers.get(&key)
+                && (held.account, held.amount) != (account, amount)
+            {
+                // One branch, one request: a call asking for anything else is
+                // forged or confused, and must not move another branch's money.
+                return CallOutcome::failed(format!(
+                    "{phase} of branch {key} asks for {amount} on account {account}; it was called with {} on account {}",
+                    held.amount, held.account
+                ));
+            }
             let mut local = LocalTransaction {
                 state: &state,
                 staged: None,
@@ -486,7 +501,7 @@ enum Change<Q> {
     Holdings(AccountId, Balance<Q>),
     Barrier {
         key: BranchKey,
-        barrier: BarrierRecord,
+        held: Held<Q>,
         holdings: Option<(AccountId, Balance<Q>)>,
     },
     Removed(Vec<BranchKey>),
@@ -542,7 +557,11 @@ impl<Q: Quantity> State<Q> {
                 amount,
             } => Change::Barrier {
                 key: *key,
-                barrier: *barrier,
+                held: Held {
+                    barrier: *barrier,
+                    account: *account,
+                    amount: *amount,
+                },
                 holdings: match applied {
                     true => Some((*account, effect(*phase, holdings(*account)?, *amount, *account)?)),
                     false => None,
@@ -565,11 +584,11 @@ impl<Q: Quantity> State<Q> {
             Change::Holdings(account, holdings) => {
                 self.accounts.insert(account, holdings);
             }
-            Change::Barrier { key, barrier, holdings } => {
+            Change::Barrier { key, held, holdings } => {
                 if let Some((account, holdings)) = holdings {
                     self.accounts.insert(account, holdings);
                 }
-                self.barriers.insert(key, barrier);
+                self.barriers.insert(key, held);
             }
             Change::Removed(keys) => {
                 for key in keys {
@@ -643,8 +662,8 @@ fn replay<Q: Quantity>(journal: &Journal) -> Result<State<Q>, LedgerError> {
             (LedgerRecord::SnapshotAccount { account, holdings }, Some(next)) => {
                 next.accounts.insert(account, holdings);
             }
-            (LedgerRecord::SnapshotBarrier { key, barrier }, Some(next)) => {
-                next.barriers.insert(key, barrier);
+            (LedgerRecord::SnapshotBarrier { key, held }, Some(next)) => {
+                next.barriers.insert(key, held);
             }
             (LedgerRecord::SnapshotEnd, Some(_)) => state = building.take().unwrap_or_default(),
             (other, None) => {

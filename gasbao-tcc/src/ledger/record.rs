@@ -7,7 +7,7 @@ use crate::codec::{Decoder, Encoder};
 use crate::error::RecordDecodeError;
 use crate::ids::{BranchId, BranchKey};
 use crate::ledger::AccountId;
-use crate::ledger::engine::{Balance, Quantity};
+use crate::ledger::engine::{Balance, Held, Quantity};
 use crate::participant::Phase;
 
 pub(crate) const FORMAT: u8 = 1;
@@ -50,7 +50,7 @@ pub(crate) enum LedgerRecord<Q> {
     },
     SnapshotBarrier {
         key: BranchKey,
-        barrier: BarrierRecord,
+        held: Held<Q>,
     },
     SnapshotEnd,
 }
@@ -96,9 +96,11 @@ impl<Q: Quantity> LedgerRecord<Q> {
                 quantity(&mut out, holdings.frozen);
                 quantity(&mut out, holdings.consumed);
             }
-            LedgerRecord::SnapshotBarrier { key, barrier } => {
+            LedgerRecord::SnapshotBarrier { key, held } => {
                 out.u8(SNAPSHOT_BARRIER).gtid(key.gtid).u16(key.branch.0);
-                barrier_record(&mut out, barrier);
+                barrier_record(&mut out, &held.barrier);
+                out.u64(held.account.0);
+                quantity(&mut out, held.amount);
             }
             LedgerRecord::SnapshotEnd => {
                 out.u8(SNAPSHOT_END);
@@ -152,7 +154,11 @@ impl<Q: Quantity> LedgerRecord<Q> {
             },
             SNAPSHOT_BARRIER => LedgerRecord::SnapshotBarrier {
                 key: read_key(&mut input)?,
-                barrier: read_barrier(&mut input)?,
+                held: Held {
+                    barrier: read_barrier(&mut input)?,
+                    account: AccountId(input.u64("account")?),
+                    amount: read_quantity(&mut input)?,
+                },
             },
             SNAPSHOT_END => LedgerRecord::SnapshotEnd,
             _ => return Err(input.error("record kind")),
