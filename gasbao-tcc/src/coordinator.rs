@@ -409,12 +409,17 @@ impl Coordinator {
     /// logged (then it stays parked, or is delivered again on reopening).
     pub async fn resolve(&self, gtid: GlobalTxId, resolution: Resolution) -> Result<Outcome, ResolveError> {
         let inner = &self.inner;
-        let parking = {
+        let (parking, decision) = {
             let mut live = inner.live();
-            let tx = live.get_mut(&gtid).filter(|tx| tx.parked.is_some());
+            let tx = live
+                .get_mut(&gtid)
+                .filter(|tx| tx.parked.is_some() && tx.decision.is_some());
+            let tx = tx.ok_or(ResolveError::NotParked { gtid })?;
             // Taken now, so that two operators cannot resolve it twice.
-            tx.and_then(|tx| tx.parked.take())
-                .ok_or(ResolveError::NotParked { gtid })?
+            (tx.parked.take(), tx.decision.clone())
+        };
+        let (Some(parking), Some(decision)) = (parking, decision) else {
+            return Err(ResolveError::NotParked { gtid });
         };
         let entry = [LogEntry::Resolved {
             gtid,
@@ -435,7 +440,7 @@ impl Coordinator {
         match resolution {
             Resolution::RetryNow => inner.phase_two(gtid).await.map_err(log_error),
             Resolution::AppliedByHand { .. } | Resolution::ClosedByHand { .. } => {
-                let decision = inner.finish(gtid).await.map_err(log_error)?;
+                inner.finish(gtid, &decision).await.map_err(log_error)?;
                 Ok(match (resolution, decision) {
                     (Resolution::ClosedByHand { .. }, _) => Outcome::ClosedByHand,
                     (_, Decision::Confirm) => Outcome::Confirmed,
@@ -605,7 +610,8 @@ impl Inner {
             });
             return Ok(Outcome::Parked { decision, parking });
         }
-        Ok(match self.finish(gtid).await? {
+        self.finish(gtid, &decision).await?;
+        Ok(match decision {
             Decision::Confirm => Outcome::Confirmed,
             Decision::Cancel(reason) => Outcome::Cancelled(reason),
         })
@@ -645,19 +651,12 @@ impl Inner {
         }
     }
 
-    /// Logs `gtid` finished, forgets it, and compacts the log when due;
-    /// returns its decision.
-    async fn finish(&self, gtid: GlobalTxId) -> Result<Decision, LogError> {
+    /// Logs `gtid`, which applied `decision`, finished, forgets it, and
+    /// compacts the log when due.
+    async fn finish(&self, gtid: GlobalTxId, decision: &Decision) -> Result<(), LogError> {
         self.log.write(&[LogEntry::Finished { gtid }], false).await?;
-        let decision = self
-            .live()
-            .remove(&gtid)
-            .and_then(|tx| tx.decision)
-            .unwrap_or(Decision::Cancel(CancelReason::Recovered));
-        self.observe(&Event::Finished {
-            gtid,
-            decision: &decision,
-        });
+        self.live().remove(&gtid);
+        self.observe(&Event::Finished { gtid, decision });
         let every = self.config.compact_every;
         if every > 0 && self.finished_since_compaction.fetch_add(1, Ordering::Relaxed) + 1 >= every {
             self.finished_since_compaction.store(0, Ordering::Relaxed);
@@ -665,6 +664,6 @@ impl Inner {
                 self.observe(&Event::CompactionFailed { error: &error });
             }
         }
-        Ok(decision)
+        Ok(())
     }
 }

@@ -46,6 +46,16 @@ fn fen(ledger: &PrepaidLedger) -> (i64, i64, i64) {
     (fen(balance.available), fen(balance.frozen), fen(balance.consumed))
 }
 
+/// A ledger in memory with the account opened with `opening` fen.
+async fn ledger_with(opening: i64) -> PrepaidLedger {
+    let ledger = PrepaidLedger::open(MemoryStorage::new(), &Environment::system(), options()).expect("opens");
+    ledger
+        .open_account(ACCOUNT, Money::from_fen(opening))
+        .await
+        .expect("opens");
+    ledger
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -56,12 +66,7 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn balances_after_each_call_as_worked_out_by_hand() {
     runtime().block_on(async {
-        let env = Environment::system();
-        let ledger = PrepaidLedger::open(MemoryStorage::new(), &env, options()).expect("opens");
-        ledger
-            .open_account(ACCOUNT, Money::from_fen(10_000))
-            .await
-            .expect("opens");
+        let ledger = ledger_with(10_000).await;
         // (phase, transaction, amount in fen, answer succeeded, balances after)
         let steps = [
             (Phase::Try, 1, 2_613, true, (7_387, 2_613, 0)),
@@ -90,12 +95,7 @@ fn balances_after_each_call_as_worked_out_by_hand() {
 #[test]
 fn a_call_asking_for_another_amount_than_its_try_is_refused() {
     runtime().block_on(async {
-        let env = Environment::system();
-        let ledger = PrepaidLedger::open(MemoryStorage::new(), &env, options()).expect("opens");
-        ledger
-            .open_account(ACCOUNT, Money::from_fen(10_000))
-            .await
-            .expect("opens");
+        let ledger = ledger_with(10_000).await;
         assert_eq!(call(&ledger, Phase::Try, 1, 1_000).await, CallOutcome::Succeeded);
         assert_eq!(call(&ledger, Phase::Try, 2, 4_000).await, CallOutcome::Succeeded);
         // A Confirm of branch 1 for 50.00 would take branch 2's frozen money.
