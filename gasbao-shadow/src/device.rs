@@ -231,8 +231,9 @@ impl DeviceShadow {
 
     /// Replays the queue to `cloud` in batches of `batch` entries. Each
     /// acknowledged batch is dropped from the queue and the cloud's
-    /// document becomes the view. Ends in `Idle` once all is acknowledged,
-    /// or in `SyncConflict` on a timeout, a conflict or a refused entry.
+    /// document becomes the view. Ends in `Idle` once all is acknowledged;
+    /// in `SyncConflict` on a timeout (at once), or after the last batch if
+    /// a field is in conflict or an entry was refused.
     ///
     /// # Errors
     ///
@@ -277,15 +278,17 @@ impl DeviceShadow {
                 }
             }
             self.queue.acknowledge(&replayed.acknowledged())?;
+            self.conflicts = document.conflicts().to_vec();
             self.adopt(document);
-            report.conflicts.extend(replayed.conflicts.iter().cloned());
-            self.conflicts.extend(replayed.conflicts);
-            if !self.conflicts.is_empty() || !self.refused.is_empty() {
-                self.machine.handle(SyncEvent::Conflict)?;
-                return Ok(report);
-            }
+            report.conflicts.extend(replayed.conflicts);
         }
-        self.machine.handle(SyncEvent::AllAcknowledged)?;
+        // Every batch is delivered before conflicts are looked at: a disputed
+        // label must not hold back the meter readings queued after it.
+        if self.conflicts.is_empty() && self.refused.is_empty() {
+            self.machine.handle(SyncEvent::AllAcknowledged)?;
+        } else {
+            self.machine.handle(SyncEvent::Conflict)?;
+        }
         Ok(report)
     }
 

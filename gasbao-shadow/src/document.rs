@@ -98,11 +98,20 @@ pub struct WriteContext {
     pub at: Timestamp,
     /// Its hybrid-logical-clock stamp.
     pub stamp: VersionStamp,
-    /// For a write replayed from a device's offline queue: the shadow
-    /// version the device last synchronised with. Fields the cloud changed
-    /// after it are merged by the [`ShadowRules`] policies; `None` applies
-    /// the write as AWS does.
-    pub replay_base: Option<u64>,
+    /// Set for a write replayed from a device's offline queue; `None`
+    /// applies the write as AWS does.
+    pub replay: Option<Replayed>,
+}
+
+/// Where a replayed write comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// The shadow version the device last synchronised with. Fields
+    /// written after it by anyone but this device are merged by the
+    /// [`ShadowRules`] policies.
+    pub base_version: u64,
+    /// The device's origin number (its [`TxId::origin`](crate::TxId::origin)).
+    pub origin: u64,
 }
 
 impl WriteContext {
@@ -112,7 +121,7 @@ impl WriteContext {
         WriteContext {
             at,
             stamp: VersionStamp::from_timestamp(at),
-            replay_base: None,
+            replay: None,
         }
     }
 }
@@ -296,7 +305,8 @@ impl ShadowDocument {
             version: _,
         } = request;
         let mut conflicts = Vec::new();
-        if let Some(base) = context.replay_base {
+        let mut settled = Vec::new();
+        if let Some(replayed) = context.replay {
             for (name, update) in [
                 (SectionName::Desired, &mut desired),
                 (SectionName::Reported, &mut reported),
@@ -307,10 +317,10 @@ impl ShadowDocument {
                         name,
                         std::mem::take(patch),
                         section,
-                        base,
+                        replayed,
                         context.stamp,
                         rules,
-                        &mut conflicts,
+                        (&mut conflicts, &mut settled),
                     );
                     *patch = merged;
                 }
@@ -320,6 +330,7 @@ impl ShadowDocument {
             at: context.at,
             version: self.version + 1,
             stamp: context.stamp,
+            origin: context.replay.map(|r| r.origin),
         };
         let mut staged = Vec::new();
         self.stage(SectionName::Desired, desired.as_ref(), written, &mut staged);
@@ -383,10 +394,16 @@ impl ShadowDocument {
         for key in &touched {
             self.refresh_delta(key);
         }
+        // A device value that took effect, or a new conflict, supersedes an
+        // open conflict on the same field.
         self.conflicts.retain(|old| {
-            !conflicts
-                .iter()
-                .any(|new| new.section == old.section && new.path == old.path)
+            let superseded = |(section, path): &(SectionName, String)| {
+                *section == old.section && (old.path == *path || old.path.starts_with(&format!("{path}.")))
+            };
+            !settled.iter().any(superseded)
+                && !conflicts
+                    .iter()
+                    .any(|new| new.section == old.section && new.path == old.path)
         });
         self.conflicts.extend(conflicts.iter().cloned());
 
@@ -459,7 +476,7 @@ impl ShadowDocument {
             },
         };
         let plain = WriteContext {
-            replay_base: None,
+            replay: None,
             ..context
         };
         let removed = self.conflicts.remove(index);
@@ -748,6 +765,7 @@ fn placeholder() -> Written {
         at: Timestamp::default(),
         version: 0,
         stamp: VersionStamp::default(),
+        origin: None,
     }
 }
 
@@ -804,27 +822,30 @@ fn arbitrate(
     name: SectionName,
     patch: Map<String, Value>,
     cloud: &Section,
-    base: u64,
+    replayed: Replayed,
     stamp: VersionStamp,
     rules: &ShadowRules,
-    conflicts: &mut Vec<FieldConflict>,
+    (conflicts, settled): (&mut Vec<FieldConflict>, &mut Vec<(SectionName, String)>),
 ) -> Map<String, Value> {
     let mut walk = Arbiter {
         name,
-        base,
+        replayed,
         stamp,
         rules,
         conflicts,
+        settled,
     };
     walk.members(String::new(), patch, Some(&cloud.members), Some(&cloud.metadata))
 }
 
 struct Arbiter<'a> {
     name: SectionName,
-    base: u64,
+    replayed: Replayed,
     stamp: VersionStamp,
     rules: &'a ShadowRules,
     conflicts: &'a mut Vec<FieldConflict>,
+    /// Paths where the device's value takes effect.
+    settled: &'a mut Vec<(SectionName, String)>,
 }
 
 impl Arbiter<'_> {
@@ -853,7 +874,13 @@ impl Arbiter<'_> {
                     let inner = self.members(path, inner, cloud_value.and_then(Value::as_object), inner_meta);
                     (!inner.is_empty()).then_some(Value::Object(inner))
                 }
-                (value, cloud_value) => self.leaf(&path, value, cloud_value, cloud_meta),
+                (value, cloud_value) => {
+                    let decided = self.leaf(&path, value, cloud_value, cloud_meta);
+                    if decided.is_some() {
+                        self.settled.push((self.name, path));
+                    }
+                    decided
+                }
             };
             if let Some(value) = decided {
                 kept.insert(key, value);
@@ -870,7 +897,9 @@ impl Arbiter<'_> {
             return (new >= cloud).then_some(device);
         }
         let written = metadata.and_then(Metadata::newest);
-        let cloud_changed = written.is_some_and(|w| w.version > self.base);
+        // The device's own earlier entries of this replay are not the cloud's.
+        let cloud_changed =
+            written.is_some_and(|w| w.version > self.replayed.base_version && w.origin != Some(self.replayed.origin));
         if !cloud_changed || cloud.is_some_and(|c| json::values_equal(c, &device)) {
             return Some(device);
         }

@@ -27,7 +27,7 @@ mod topic;
 
 pub use commands::{Command, CommandLog};
 pub use device::{CloudLink, DeviceShadow, LinkError, SyncReport};
-pub use document::{ConflictChoice, FieldConflict, SectionName, ShadowDocument, UpdateOutcome, WriteContext};
+pub use document::{ConflictChoice, FieldConflict, Replayed, SectionName, ShadowDocument, UpdateOutcome, WriteContext};
 pub use error::{
     DeviceError, NameError, QueueError, Rejection, ReplayError, ServiceError, StoreError, SyncRefusal, TopicError,
 };

@@ -18,6 +18,8 @@ pub struct Written {
     pub version: u64,
     /// The write's hybrid-logical-clock stamp, for last-writer-wins.
     pub stamp: VersionStamp,
+    /// The device whose replayed write it was; `None` for a plain update.
+    pub origin: Option<u64>,
 }
 
 /// When each leaf of a section was last written: a tree of the same shape
@@ -171,6 +173,7 @@ fn from_value(value: Value) -> Result<Metadata, &'static str> {
                 at,
                 version: 0,
                 stamp: VersionStamp::from_timestamp(at),
+                origin: None,
             }))
         }
         Value::Object(map) => map
@@ -191,8 +194,8 @@ fn from_value(value: Value) -> Result<Metadata, &'static str> {
 /// which the AWS wire form leaves out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum StoredMetadata {
-    /// `[at, version, physical_ms, logical]`.
-    L(u64, u64, u64, u32),
+    /// `[at, version, physical_ms, logical, origin]`.
+    L(u64, u64, u64, u32, Option<u64>),
     O(BTreeMap<String, StoredMetadata>),
     A(Vec<StoredMetadata>),
 }
@@ -200,7 +203,13 @@ pub(crate) enum StoredMetadata {
 impl From<&Metadata> for StoredMetadata {
     fn from(metadata: &Metadata) -> StoredMetadata {
         match metadata {
-            Metadata::Leaf(w) => StoredMetadata::L(w.at.as_secs(), w.version, w.stamp.physical_ms, w.stamp.logical),
+            Metadata::Leaf(w) => StoredMetadata::L(
+                w.at.as_secs(),
+                w.version,
+                w.stamp.physical_ms,
+                w.stamp.logical,
+                w.origin,
+            ),
             Metadata::Object(members) => {
                 StoredMetadata::O(members.iter().map(|(k, m)| (k.clone(), m.into())).collect())
             }
@@ -212,10 +221,11 @@ impl From<&Metadata> for StoredMetadata {
 impl From<StoredMetadata> for Metadata {
     fn from(stored: StoredMetadata) -> Metadata {
         match stored {
-            StoredMetadata::L(at, version, physical_ms, logical) => Metadata::Leaf(Written {
+            StoredMetadata::L(at, version, physical_ms, logical, origin) => Metadata::Leaf(Written {
                 at: Timestamp::from_secs(at),
                 version,
                 stamp: VersionStamp { physical_ms, logical },
+                origin,
             }),
             StoredMetadata::O(members) => Metadata::Object(members.into_iter().map(|(k, m)| (k, m.into())).collect()),
             StoredMetadata::A(items) => Metadata::Array(items.into_iter().map(Metadata::from).collect()),

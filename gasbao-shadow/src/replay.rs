@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::{FieldConflict, ShadowDocument, WriteContext};
+use crate::document::{FieldConflict, Replayed, ShadowDocument, WriteContext};
 use crate::error::{Rejection, ReplayError};
 use crate::queue::{PayloadHash, QueueEntry, TxId, canonical};
 use crate::request::UpdateRequest;
@@ -172,7 +172,10 @@ fn replay_one(
     let context = WriteContext {
         at: Timestamp::from_secs(entry.version_stamp.physical_ms / 1000),
         stamp: entry.version_stamp,
-        replay_base: Some(base),
+        replay: Some(Replayed {
+            base_version: base,
+            origin: entry.tx_id.origin,
+        }),
     };
     let outcome = UpdateRequest::from_value((*entry.payload).clone(), &rules.limits)
         .and_then(|request| document.apply(request, context, rules));
