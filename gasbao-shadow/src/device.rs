@@ -237,10 +237,14 @@ impl DeviceShadow {
     ///
     /// # Errors
     ///
-    /// [`DeviceError::Refused`] unless the device is `OfflineCommitting`;
+    /// [`DeviceError::Refused`] in `PendingSync` (no link) or
+    /// `SyncConflict`; in `Idle` there is nothing to do;
     /// [`DeviceError::Queue`] if acknowledgements cannot be written (the
     /// entries stay queued; replaying them again is safe).
     pub fn sync(&mut self, cloud: &mut impl CloudLink, batch: usize) -> Result<SyncReport, DeviceError> {
+        if self.machine.state() == SyncState::Idle {
+            return Ok(SyncReport::default());
+        }
         if self.machine.state() != SyncState::OfflineCommitting {
             return Err(SyncRefusal {
                 state: self.machine.state(),
