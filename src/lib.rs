@@ -10,6 +10,7 @@
 //! | `policy` (default) | [`policy`] | `gasbao-policy`: Rego subsidy decisions, hot reload, decision logs (to the core journal with `core`) |
 //! | `ringbuf` (default) | [`ringbuf`] | `gasbao-ringbuf`: lock-free ring buffers for meter data |
 //! | `tcc` (default) | [`tcc`] | `gasbao-tcc`: Try-Confirm-Cancel settlement with a barrier, crash recovery and parking |
+//! | `shadow` (default) | [`shadow`] | `gasbao-shadow`: AWS-compatible device shadows, offline queue, per-field sync |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
@@ -32,3 +33,7 @@ pub use gasbao_ringbuf as ringbuf;
 #[cfg(feature = "tcc")]
 #[doc(inline)]
 pub use gasbao_tcc as tcc;
+
+#[cfg(feature = "shadow")]
+#[doc(inline)]
+pub use gasbao_shadow as shadow;

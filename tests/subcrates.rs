@@ -43,3 +43,10 @@ fn tcc() {
     };
     assert_eq!(gtid.to_string(), "3-1041");
 }
+
+#[cfg(feature = "shadow")]
+#[test]
+fn shadow() {
+    let topic = gasbao::shadow::ShadowTopic::parse("$aws/things/meter-7/shadow/update/delta").unwrap();
+    assert_eq!(topic.shadow.thing.as_str(), "meter-7");
+}

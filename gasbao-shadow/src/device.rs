@@ -302,10 +302,12 @@ impl DeviceShadow {
         self.base_version = document.version();
         self.view = document;
         for entry in self.queue.pending() {
-            let request = UpdateRequest::from_value((*entry.payload).clone(), &self.rules.limits);
             let at = WriteContext::at(Timestamp::from_secs(entry.version_stamp.physical_ms / 1000));
             // Each was applied to the view once before it was queued.
-            let _ = request.and_then(|request| self.view.apply(request, at, &self.rules));
+            if let Ok(payload) = entry.payload() {
+                let request = UpdateRequest::from_value(payload, &self.rules.limits);
+                let _ = request.and_then(|request| self.view.apply(request, at, &self.rules));
+            }
         }
     }
 

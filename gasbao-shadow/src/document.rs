@@ -1,5 +1,6 @@
 //! One shadow document and the AWS update rules.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -163,32 +164,58 @@ impl Section {
         2 + members_len + count.saturating_sub(1)
     }
 
-    fn set(&mut self, key: String, value: Option<Value>, metadata: Option<Metadata>) {
-        if let Some(old) = self.members.get(&key) {
-            self.members_len -= member_len(&key, old);
-        }
-        match value {
-            Some(value) => {
-                self.members_len += member_len(&key, &value);
-                self.members.insert(key.clone(), value);
+    fn set(&mut self, staged: Staged<'_>) {
+        self.members_len = self.members_len - staged.old_len + staged.new_len;
+        let key = &*staged.key;
+        match (staged.value, self.members.get_mut(key)) {
+            (Some(value), Some(slot)) => *slot = value,
+            (Some(value), None) => {
+                self.members.insert(key.to_owned(), value);
             }
-            None => {
-                self.members.remove(&key);
+            (None, _) => {
+                self.members.remove(key);
             }
         }
-        match metadata {
-            Some(metadata) => self.metadata.insert(key, metadata),
-            None => self.metadata.remove(&key),
-        };
+        match (staged.metadata, self.metadata.get_mut(key)) {
+            (Some(metadata), Some(slot)) => *slot = metadata,
+            (Some(metadata), None) => {
+                self.metadata.insert(key.to_owned(), metadata);
+            }
+            (None, _) => {
+                self.metadata.remove(key);
+            }
+        }
+    }
+
+    /// Sets or removes the member at `key`, keeping the size current.
+    fn set_member(&mut self, key: &str, value: Option<Value>, metadata: Option<Metadata>) {
+        let old_len = self.members.get(key).map_or(0, |old| member_len(key, old));
+        let new_len = value.as_ref().map_or(0, |new| member_len(key, new));
+        let section = SectionName::Desired;
+        let key = Cow::Borrowed(key);
+        self.set(Staged {
+            section,
+            key,
+            value,
+            metadata,
+            old_len,
+            new_len,
+            unchanged: false,
+        });
     }
 }
 
 /// An update's new value for one top-level member, checked but not applied.
-struct Staged {
+struct Staged<'p> {
     section: SectionName,
-    key: String,
+    key: Cow<'p, str>,
     value: Option<Value>,
     metadata: Option<Metadata>,
+    /// `"key":value` bytes before and after (0: absent).
+    old_len: usize,
+    new_len: usize,
+    /// The new value equals the old one (by value, `2` = `2.0`).
+    unchanged: bool,
 }
 
 impl ShadowDocument {
@@ -344,27 +371,18 @@ impl ShadowDocument {
                 max: rules.limits.max_state_bytes,
             });
         }
-        let no_op = conflicts.is_empty()
-            && staged
-                .iter()
-                .all(|s| match (self.section(s.section).members.get(&s.key), &s.value) {
-                    (Some(old), Some(new)) => json::values_equal(old, new),
-                    (None, None) => true,
-                    _ => false,
-                });
-        let accepted = UpdateAccepted {
-            desired,
-            reported,
-            version: self.version + 1,
-            timestamp: context.at,
-            client_token,
-        };
+        let no_op = conflicts.is_empty() && staged.iter().all(|s| s.unchanged);
         if no_op && rules.skip_no_op_updates {
+            drop(staged);
+            let accepted = UpdateAccepted {
+                desired,
+                reported,
+                version: self.version,
+                timestamp: context.at,
+                client_token,
+            };
             return Ok(UpdateOutcome {
-                accepted: UpdateAccepted {
-                    version: self.version,
-                    ..accepted
-                },
+                accepted,
                 delta: None,
                 changed: false,
                 conflicts,
@@ -373,43 +391,47 @@ impl ShadowDocument {
             });
         }
 
-        let mut touched: Vec<String> = Vec::with_capacity(staged.len());
-        for Staged {
-            section,
-            key,
-            value,
-            metadata,
-        } in staged
-        {
-            if !touched.contains(&key) {
-                touched.push(key.clone());
+        let mut touched: Vec<Cow<'_, str>> = Vec::with_capacity(staged.len());
+        for staged in staged {
+            if !touched.contains(&staged.key) {
+                touched.push(staged.key.clone());
             }
-            self.section_mut(section).set(key, value, metadata);
+            self.section_mut(staged.section).set(staged);
         }
         self.version += 1;
         self.timestamp = context.at;
-        let commands = self.record_commands(accepted.desired.as_ref(), written, rules);
+        let commands = self.record_commands(desired.as_ref(), written, rules);
         let mut cleared = self.clear_acknowledged(rules, &mut touched);
         cleared.extend(self.expire_into(context.at, rules, &mut touched));
         for key in &touched {
             self.refresh_delta(key);
         }
+        drop(touched);
         // A device value that took effect, or a new conflict, supersedes an
         // open conflict on the same field.
-        self.conflicts.retain(|old| {
-            let superseded = |(section, path): &(SectionName, String)| {
-                *section == old.section && (old.path == *path || old.path.starts_with(&format!("{path}.")))
-            };
-            !settled.iter().any(superseded)
-                && !conflicts
-                    .iter()
-                    .any(|new| new.section == old.section && new.path == old.path)
-        });
+        if !self.conflicts.is_empty() {
+            self.conflicts.retain(|old| {
+                let superseded = |(section, path): &(SectionName, String)| {
+                    *section == old.section && (old.path == *path || old.path.starts_with(&format!("{path}.")))
+                };
+                !settled.iter().any(superseded)
+                    && !conflicts
+                        .iter()
+                        .any(|new| new.section == old.section && new.path == old.path)
+            });
+        }
         self.conflicts.extend(conflicts.iter().cloned());
 
-        let delta = match &accepted.desired {
-            Some(SectionUpdate::Merge(patch)) => self.delta_message(patch, accepted.client_token.clone()),
+        let delta = match &desired {
+            Some(SectionUpdate::Merge(patch)) => self.delta_message(patch, client_token.clone()),
             _ => None,
+        };
+        let accepted = UpdateAccepted {
+            desired,
+            reported,
+            version: self.version,
+            timestamp: context.at,
+            client_token,
         };
         Ok(UpdateOutcome {
             accepted,
@@ -598,38 +620,67 @@ impl ShadowDocument {
         }
     }
 
-    fn stage(&self, name: SectionName, update: Option<&SectionUpdate>, written: Written, staged: &mut Vec<Staged>) {
+    fn stage<'p>(
+        &self,
+        name: SectionName,
+        update: Option<&'p SectionUpdate>,
+        written: Written,
+        staged: &mut Vec<Staged<'p>>,
+    ) {
         let section = self.section(name);
         match update {
             None => {}
-            Some(SectionUpdate::Clear) => staged.extend(section.members.keys().map(|key| Staged {
+            Some(SectionUpdate::Clear) => staged.extend(section.members.iter().map(|(key, old)| Staged {
                 section: name,
-                key: key.clone(),
+                old_len: member_len(key, old),
+                key: Cow::Owned(key.clone()),
                 value: None,
                 metadata: None,
+                new_len: 0,
+                unchanged: false,
             })),
-            Some(SectionUpdate::Merge(patch)) => staged.extend(patch.iter().map(|(key, update)| Staged {
-                section: name,
-                key: key.clone(),
-                metadata: Metadata::merged(section.metadata.get(key).cloned(), update, written),
-                value: json::merged(section.members.get(key).cloned(), update.clone()),
+            Some(SectionUpdate::Merge(patch)) => staged.extend(patch.iter().map(|(key, update)| {
+                let old = section.members.get(key);
+                // Only an object merges with what is there; anything else replaces it.
+                let (value, metadata) = match update {
+                    Value::Object(_) => (
+                        json::merged(old.cloned(), update.clone()),
+                        Metadata::merged(section.metadata.get(key).cloned(), update, written),
+                    ),
+                    Value::Null => (None, None),
+                    _ => (Some(update.clone()), Some(Metadata::of(update, written))),
+                };
+                let unchanged = match (old, &value) {
+                    (Some(old), Some(new)) => json::values_equal(old, new),
+                    (None, None) => true,
+                    _ => false,
+                };
+                Staged {
+                    section: name,
+                    key: Cow::Borrowed(key),
+                    old_len: old.map_or(0, |old| member_len(key, old)),
+                    new_len: value.as_ref().map_or(0, |new| member_len(key, new)),
+                    value,
+                    metadata,
+                    unchanged,
+                }
             })),
         }
     }
 
-    fn staged_state_len(&self, staged: &[Staged]) -> usize {
+    fn staged_state_len(&self, staged: &[Staged<'_>]) -> usize {
         let mut sizes = [
             (self.desired.members_len, self.desired.members.len()),
             (self.reported.members_len, self.reported.members.len()),
         ];
         for s in staged {
             let (len, count) = &mut sizes[s.section as usize];
-            if let Some(old) = self.section(s.section).members.get(&s.key) {
-                *len -= member_len(&s.key, old);
+            *len = *len - s.old_len + s.new_len;
+            // Every member takes at least `"":` bytes: a length of 0 is absence.
+            if s.old_len > 0 {
                 *count -= 1;
             }
-            if let Some(new) = &s.value {
-                *len += member_len(&s.key, new);
+            if s.value.is_some() {
                 *count += 1;
             }
         }
@@ -637,15 +688,41 @@ impl ShadowDocument {
     }
 
     fn refresh_delta(&mut self, key: &str) {
-        let delta = self
-            .desired
-            .members
-            .get(key)
-            .and_then(|d| json::delta(d, self.reported.members.get(key)));
-        match delta {
-            Some(delta) => self.delta.insert(key.to_owned(), delta),
-            None => self.delta.remove(key),
+        let Some(desired) = self.desired.members.get(key) else {
+            self.delta.remove(key);
+            return;
         };
+        let reported = self.reported.members.get(key);
+        // A scalar is in the delta whole or not at all: decide without cloning.
+        let differs = match (desired, reported) {
+            (Value::Object(_), Some(Value::Object(_))) => None,
+            (desired, Some(reported)) => Some(!json::values_equal(desired, reported)),
+            (_, None) => Some(true),
+        };
+        let delta = match differs {
+            Some(false) => None,
+            Some(true) => {
+                if let Some(slot) = self.delta.get_mut(key) {
+                    if slot != desired {
+                        *slot = desired.clone();
+                    }
+                    return;
+                }
+                Some(desired.clone())
+            }
+            None => json::delta(desired, reported),
+        };
+        match delta {
+            Some(delta) => match self.delta.get_mut(key) {
+                Some(slot) => *slot = delta,
+                None => {
+                    self.delta.insert(key.to_owned(), delta);
+                }
+            },
+            None => {
+                self.delta.remove(key);
+            }
+        }
     }
 
     fn delta_message(&self, patch: &Map<String, Value>, client_token: Option<String>) -> Option<DeltaMessage> {
@@ -688,7 +765,7 @@ impl ShadowDocument {
         recorded
     }
 
-    fn clear_acknowledged(&mut self, rules: &ShadowRules, touched: &mut Vec<String>) -> Vec<String> {
+    fn clear_acknowledged(&mut self, rules: &ShadowRules, touched: &mut Vec<Cow<'_, str>>) -> Vec<String> {
         let mut cleared = Vec::new();
         for (path, field) in &rules.desired {
             if !field.clear_on_ack {
@@ -709,7 +786,7 @@ impl ShadowDocument {
         cleared
     }
 
-    fn expire_into(&mut self, now: Timestamp, rules: &ShadowRules, touched: &mut Vec<String>) -> Vec<String> {
+    fn expire_into(&mut self, now: Timestamp, rules: &ShadowRules, touched: &mut Vec<Cow<'_, str>>) -> Vec<String> {
         let mut expired = Vec::new();
         for (path, field) in &rules.desired {
             let Some(ttl) = field.ttl_secs else { continue };
@@ -723,7 +800,7 @@ impl ShadowDocument {
     }
 
     /// Removes the desired value at `path`, pruning objects it leaves empty.
-    fn remove_desired(&mut self, path: &str, touched: &mut Vec<String>) {
+    fn remove_desired(&mut self, path: &str, touched: &mut Vec<Cow<'_, str>>) {
         let top = path.split('.').next().unwrap_or(path).to_owned();
         let patch = nest(path, Value::Null);
         let (Some(update), section) = (patch.get(&top), &self.desired) else {
@@ -732,9 +809,9 @@ impl ShadowDocument {
         let value = json::merged(section.members.get(&top).cloned(), update.clone());
         let written = section.metadata.get(&top).cloned();
         let metadata = written.and_then(|m| Metadata::merged(Some(m), update, placeholder()));
-        self.desired.set(top.clone(), value, metadata);
-        if !touched.contains(&top) {
-            touched.push(top);
+        self.desired.set_member(&top, value, metadata);
+        if !touched.iter().any(|t| *t == top) {
+            touched.push(Cow::Owned(top));
         }
     }
 }

@@ -46,17 +46,52 @@ pub(crate) fn depth(value: &Value) -> usize {
     }
 }
 
-/// Bytes of `value` in compact JSON.
-pub(crate) fn encoded_len(value: &impl serde::Serialize) -> usize {
-    let mut counter = ByteCounter(0);
-    // Writing to a counter cannot fail, and a `Value` always serializes.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
+/// Bytes of `value` in compact JSON, as serde_json writes it.
+pub(crate) fn encoded_len(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => digits(u),
+            (None, Some(i)) => 1 + digits(i.unsigned_abs()),
+            // Floats are formatted by ryu: count what it writes.
+            (None, None) => written_len(n),
+        },
+        Value::String(s) => string_len(s),
+        Value::Array(items) => 2 + items.iter().map(encoded_len).sum::<usize>() + items.len().saturating_sub(1),
+        Value::Object(map) => {
+            2 + map.iter().map(|(k, v)| member_len(k, v)).sum::<usize>() + map.len().saturating_sub(1)
+        }
+    }
 }
 
 /// Bytes one `"key":value` member adds to an object, without its comma.
 pub(crate) fn member_len(key: &str, value: &Value) -> usize {
-    encoded_len(&key) + 1 + encoded_len(value)
+    string_len(key) + 1 + encoded_len(value)
+}
+
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// A string's length quoted and escaped as serde_json escapes it.
+fn string_len(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+fn written_len(value: &impl serde::Serialize) -> usize {
+    let mut counter = ByteCounter(0);
+    // Writing to a counter cannot fail, and a number always serializes.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 struct ByteCounter(usize);
@@ -165,9 +200,24 @@ mod tests {
     }
 
     #[test]
-    fn encoded_len_is_compact_json() {
-        for value in [json!({"a": [1, "x\"y"], "b": null}), json!("é"), json!(1.5)] {
-            assert_eq!(encoded_len(&value), value.to_string().len());
+    fn encoded_len_is_what_serde_json_writes() {
+        let values = [
+            json!({"a": [1, "x\"y"], "b": null, "c": {"d": true, "e": false}}),
+            json!("é\u{1}\u{7f}\\/\n\r\t\u{8}\u{c}"),
+            json!(1.5),
+            json!(-0.0),
+            json!(1e300),
+            json!(0),
+            json!(9),
+            json!(10),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(-1),
+            json!([]),
+            json!({}),
+        ];
+        for value in values {
+            assert_eq!(encoded_len(&value), value.to_string().len(), "{value}");
         }
     }
 }

@@ -96,6 +96,10 @@ pub(crate) fn canonical(payload: &Value) -> Vec<u8> {
 }
 
 /// One queued transaction.
+///
+/// On the wire (serde) the payload is embedded as JSON; in memory it is
+/// kept as its canonical bytes, which are what the hash covers and what a
+/// replay parses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueEntry {
     /// Its globally unique id.
@@ -107,8 +111,38 @@ pub struct QueueEntry {
     /// SHA-256 of the canonical payload.
     #[serde(rename = "payloadHash")]
     pub payload_hash: PayloadHash,
-    /// The payload: for a shadow, an update request document.
-    pub payload: Arc<Value>,
+    /// The payload's canonical JSON: for a shadow, an update request document.
+    #[serde(with = "embedded_json")]
+    pub payload: Arc<[u8]>,
+}
+
+impl QueueEntry {
+    /// The payload, parsed.
+    ///
+    /// # Errors
+    ///
+    /// The parser's error if the bytes are not JSON (an entry not made by
+    /// [`OfflineQueue::push`] or deserialized).
+    pub fn payload(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_slice(&self.payload)
+    }
+}
+
+/// The payload as embedded JSON on the wire, canonical bytes in memory.
+mod embedded_json {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    pub(super) fn serialize<S: Serializer>(bytes: &Arc<[u8]>, serializer: S) -> Result<S::Ok, S::Error> {
+        let value: Value = serde_json::from_slice(bytes).map_err(serde::ser::Error::custom)?;
+        value.serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<[u8]>, D::Error> {
+        Ok(Arc::from(super::canonical(&Value::deserialize(deserializer)?)))
+    }
 }
 
 /// How an [`OfflineQueue`] is run.
@@ -207,7 +241,7 @@ impl OfflineQueue {
     ///
     /// [`QueueError::Append`] if the journal fails: the entry is not queued.
     pub fn push(&mut self, payload: &Value, wall_ms: u64) -> Result<QueueEntry, QueueError> {
-        let canonical = canonical(payload);
+        let canonical: Arc<[u8]> = Arc::from(canonical(payload));
         let mut clock = self.clock.clone();
         let entry = QueueEntry {
             tx_id: TxId {
@@ -216,11 +250,11 @@ impl OfflineQueue {
             },
             version_stamp: clock.tick(wall_ms),
             payload_hash: PayloadHash::of_canonical(&canonical),
-            payload: Arc::new(payload.clone()),
+            payload: canonical,
         };
         let seq = self
             .journal
-            .append(&encode_entry(&entry, &canonical))
+            .append(&encode_entry(&entry))
             .map_err(|e| QueueError::Append(Arc::new(e)))?;
         self.clock = clock;
         self.next_counter += 1;
@@ -373,7 +407,8 @@ enum Record {
     Mark { next_counter: u64, stamp: VersionStamp },
 }
 
-fn encode_entry(entry: &QueueEntry, canonical: &[u8]) -> Vec<u8> {
+fn encode_entry(entry: &QueueEntry) -> Vec<u8> {
+    let canonical = &entry.payload;
     let mut out = Vec::with_capacity(ENTRY_HEADER + canonical.len());
     out.extend_from_slice(&[FORMAT, ENTRY]);
     out.extend_from_slice(&entry.tx_id.origin.to_le_bytes());
@@ -431,12 +466,11 @@ fn decode(bytes: &[u8]) -> Result<Record, &'static str> {
             if PayloadHash::of_canonical(canonical).0 != hash {
                 return Err("an entry whose payload does not match its hash");
             }
-            let payload: Value = serde_json::from_slice(canonical).map_err(|_| "an entry whose payload is not JSON")?;
             Ok(Record::Entry(QueueEntry {
                 tx_id,
                 version_stamp,
                 payload_hash: PayloadHash(hash),
-                payload: Arc::new(payload),
+                payload: Arc::from(canonical),
             }))
         }
         Some(&[FORMAT, ACK]) if bytes.len() == 18 => Ok(Record::Ack(u64_at(10).ok_or("an acknowledgement cut short")?)),

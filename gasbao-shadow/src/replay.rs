@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::{FieldConflict, Replayed, ShadowDocument, WriteContext};
 use crate::error::{Rejection, ReplayError};
-use crate::queue::{PayloadHash, QueueEntry, TxId, canonical};
+use crate::queue::{PayloadHash, QueueEntry, TxId};
 use crate::request::UpdateRequest;
 use crate::rules::ShadowRules;
 use crate::time::Timestamp;
@@ -161,7 +161,7 @@ fn replay_one(
     rules: &ShadowRules,
     conflicts: &mut Vec<FieldConflict>,
 ) -> EntryOutcome {
-    if PayloadHash::of_canonical(&canonical(&entry.payload)) != entry.payload_hash {
+    if PayloadHash::of_canonical(&entry.payload) != entry.payload_hash {
         return EntryOutcome::Refused(ReplayError::HashMismatch { tx_id: entry.tx_id });
     }
     match applied.admit(entry.tx_id, &entry.payload_hash) {
@@ -177,7 +177,10 @@ fn replay_one(
             origin: entry.tx_id.origin,
         }),
     };
-    let outcome = UpdateRequest::from_value((*entry.payload).clone(), &rules.limits)
+    let outcome = entry
+        .payload()
+        .map_err(|e| Rejection::InvalidJson { detail: e.to_string() })
+        .and_then(|payload| UpdateRequest::from_value(payload, &rules.limits))
         .and_then(|request| document.apply(request, context, rules));
     applied.record(entry.tx_id, entry.payload_hash);
     match outcome {
