@@ -12,7 +12,7 @@
 //!   index and hash check included.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use gasbao::core::journal::{JournalOptions, MemoryStorage};
+use gasbao::core::journal::MemoryStorage;
 use gasbao::shadow::{
     AppliedIndex, OfflineQueue, QueueOptions, ShadowDocument, ShadowRules, Timestamp, UpdateRequest, replay,
 };

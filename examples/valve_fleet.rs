@@ -55,7 +55,13 @@ fn describe(journey: &[Transition]) -> String {
     }
     let steps: Vec<String> = steps
         .iter()
-        .map(|(state, count)| if *count > 1 { format!("{state:?} ({count} events)") } else { format!("{state:?}") })
+        .map(|(state, count)| {
+            if *count > 1 {
+                format!("{state:?} ({count} events)")
+            } else {
+                format!("{state:?}")
+            }
+        })
         .collect();
     steps.join(" -> ")
 }
@@ -78,14 +84,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     for n in 0..METERS {
         let id = ShadowId::classic(ThingName::new(format!("meter-{n:03}"))?);
         let initial = json!({"state": {"desired": {"valve": "open"}, "reported": {"valve": "open", "meter": {"index": 1000.0 + n as f64}}}});
-        cloud.update(&id, initial.to_string().as_bytes(), Timestamp::from_secs(START_MS / 1000))?;
+        cloud.update(
+            &id,
+            initial.to_string().as_bytes(),
+            Timestamp::from_secs(START_MS / 1000),
+        )?;
         let journey = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&journey);
         let storage = FileStorage::new(dir.join(format!("device-{n}")))?;
         let mut device = DeviceShadow::open(id.clone(), storage, QueueOptions::new(n + 1), rules())?
             .observe(move |t| seen.lock().unwrap_or_else(PoisonError::into_inner).push(*t));
         device.adopt(cloud.get(&id)?.document.clone());
-        fleet.push(Meter { device, journey, index_m3: 1000.0 + n as f64 });
+        fleet.push(Meter {
+            device,
+            journey,
+            index_m3: 1000.0 + n as f64,
+        });
     }
 
     // Meters 0-3 lose their link for the day and keep reading offline.
@@ -100,7 +114,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Meter 2 smells gas at 09:00 and closes its own valve.
     let leak_ms = START_MS + 9 * 3_600_000;
     fleet[2].device.desire(members(json!({"valve": "closed"})), leak_ms)?;
-    fleet[2].device.report(members(json!({"valve": "closed", "alarm": "gas-leak"})), leak_ms)?;
+    fleet[2]
+        .device
+        .report(members(json!({"valve": "closed", "alarm": "gas-leak"})), leak_ms)?;
 
     // Meanwhile the back end: accounts 1, 2 and 4 are unpaid; 1 tops up later.
     let back_end = |n: u64, desired: Value, at_ms: u64| -> Result<(), Box<dyn Error>> {
@@ -110,7 +126,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         Ok(())
     };
     for n in [1, 2, 4] {
-        back_end(n, json!({"valve": "closed", "interval_s": 900}), START_MS + 6 * 3_600_000)?;
+        back_end(
+            n,
+            json!({"valve": "closed", "interval_s": 900}),
+            START_MS + 6 * 3_600_000,
+        )?;
     }
     back_end(1, json!({"valve": "open"}), START_MS + 10 * 3_600_000)?;
     // An operator reopens meter 2 at 11:00, not knowing about the leak.
@@ -121,7 +141,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         meter.device.network_ready()?;
         let report = meter.device.sync(&mut &cloud, 4)?;
         if report.applied > 0 {
-            println!("{}: replayed {} entries, {} skipped", meter.device.id(), report.applied, report.skipped);
+            println!(
+                "{}: replayed {} entries, {} skipped",
+                meter.device.id(),
+                report.applied,
+                report.skipped
+            );
         }
     }
 
@@ -130,12 +155,20 @@ fn main() -> Result<(), Box<dyn Error>> {
     for meter in &mut fleet {
         let id = meter.device.id().clone();
         let shadow = cloud.get(&id)?;
-        let commands: Vec<&str> =
-            shadow.document.commands().since(0).filter_map(|c| c.value.as_ref().and_then(Value::as_str)).collect();
+        let commands: Vec<&str> = shadow
+            .document
+            .commands()
+            .since(0)
+            .filter_map(|c| c.value.as_ref().and_then(Value::as_str))
+            .collect();
         if !shadow.document.delta().is_empty() {
             let applied = Value::Object(shadow.document.delta().clone());
             let body = json!({"state": {"reported": applied}});
-            cloud.update(&id, body.to_string().as_bytes(), Timestamp::from_secs(START_MS / 1000 + 13 * 3_600))?;
+            cloud.update(
+                &id,
+                body.to_string().as_bytes(),
+                Timestamp::from_secs(START_MS / 1000 + 13 * 3_600),
+            )?;
         }
         println!("{id}: valve commands in order: {}", commands.join(", "));
     }
@@ -145,18 +178,35 @@ fn main() -> Result<(), Box<dyn Error>> {
         let id = meter.device.id();
         let journey = meter.journey.lock().unwrap_or_else(PoisonError::into_inner);
         println!("{id}: {}", describe(&journey));
-        assert_ne!(meter.device.state(), SyncState::SyncConflict, "no field of this fleet is merged by hand");
+        assert_ne!(
+            meter.device.state(),
+            SyncState::SyncConflict,
+            "no field of this fleet is merged by hand"
+        );
     }
 
     println!("\nFinal documents:");
     for meter in &fleet {
         let shadow = cloud.get(meter.device.id())?;
-        let view = DocumentView::new(&shadow.document, Timestamp::from_secs(START_MS / 1000 + 14 * 3_600), None);
+        let view = DocumentView::new(
+            &shadow.document,
+            Timestamp::from_secs(START_MS / 1000 + 14 * 3_600),
+            None,
+        );
         let json = serde_json::to_value(view)?;
-        println!("{}: v{} {}", meter.device.id(), shadow.document.version(), json["state"]);
+        println!(
+            "{}: v{} {}",
+            meter.device.id(),
+            shadow.document.version(),
+            json["state"]
+        );
     }
     let leaking = cloud.get(fleet[2].device.id())?;
-    assert_eq!(leaking.document.desired()["valve"], "closed", "the leak close outranks the operator's open");
+    assert_eq!(
+        leaking.document.desired()["valve"],
+        "closed",
+        "the leak close outranks the operator's open"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
