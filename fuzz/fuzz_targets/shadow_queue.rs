@@ -3,42 +3,18 @@
 //! and accepts new entries whose ids come after every id it holds.
 #![no_main]
 
-use gasbao_core::journal::{Journal, JournalOptions, MemoryStorage};
+use gasbao_fuzz::{journal_holding, length_prefixed_records, small_journal_options};
 use gasbao_shadow::{AppliedIndex, OfflineQueue, QueueOptions, ShadowDocument, ShadowRules, replay};
 use libfuzzer_sys::fuzz_target;
 
-/// Splits the input into records, each prefixed by one length byte.
-fn records(mut data: &[u8]) -> Vec<&[u8]> {
-    let mut records = Vec::new();
-    while let Some((&len, rest)) = data.split_first() {
-        let len = usize::from(len).min(rest.len());
-        records.push(&rest[..len]);
-        data = &rest[len..];
-    }
-    records
-}
-
-/// Small allocations: the default megabyte of zeros per segment dominates a run.
-fn options() -> JournalOptions {
-    let mut options = JournalOptions::default();
-    options.allocation_chunk = 4096;
-    options
-}
-
 fuzz_target!(|data: &[u8]| {
-    let storage = MemoryStorage::new();
-    {
-        let (journal, _) = Journal::open(storage.clone(), options()).expect("a new journal opens");
-        for record in records(data) {
-            journal.append(record).expect("memory appends");
-        }
-    }
+    let storage = journal_holding(&length_prefixed_records(data));
     // The origin is the first eight bytes of the input (zero if short), so
     // that entries of "this" device are reachable.
     let origin = data
         .get(3..11)
         .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
-    let Ok(mut queue) = OfflineQueue::open(storage, QueueOptions::new(origin).journal(options())) else {
+    let Ok(mut queue) = OfflineQueue::open(storage, QueueOptions::new(origin).journal(small_journal_options())) else {
         return;
     };
     let highest = queue.pending().map(|e| e.tx_id.counter).max().unwrap_or(0);

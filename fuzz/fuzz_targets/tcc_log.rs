@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use gasbao_core::journal::{Journal, JournalOptions, MemoryStorage};
+use gasbao_fuzz::{journal_holding, length_prefixed_records, small_journal_options};
 use gasbao_tcc::{CoordinatorLog, JournalLog, LogEntry, SyncStrategy};
 use libfuzzer_sys::fuzz_target;
 
@@ -19,39 +19,15 @@ fn ready<T>(future: impl Future<Output = T>) -> T {
     }
 }
 
-/// Splits the input into records, each prefixed by one length byte.
-fn records(mut data: &[u8]) -> Vec<&[u8]> {
-    let mut records = Vec::new();
-    while let Some((&len, rest)) = data.split_first() {
-        let len = usize::from(len).min(rest.len());
-        records.push(&rest[..len]);
-        data = &rest[len..];
-    }
-    records
-}
-
-/// Small allocations: the default megabyte of zeros per segment dominates a run.
-fn options() -> JournalOptions {
-    let mut options = JournalOptions::default();
-    options.allocation_chunk = 4096;
-    options
-}
-
 fuzz_target!(|data: &[u8]| {
-    let storage = MemoryStorage::new();
-    let records = records(data);
-    {
-        let (journal, _) = Journal::open(storage.clone(), options()).expect("a new journal");
-        journal
-            .append_batch(records.iter().copied())
-            .expect("memory accepts records");
-    }
+    let records = length_prefixed_records(data);
+    let storage = journal_holding(&records);
     // Record kinds that can carry a decision: an entry (1, 2) or a snapshot's transaction (1, 0x11).
     let deciding = records
         .iter()
         .filter(|r| matches!(r.get(..2), Some([1, 2] | [1, 0x11])))
         .count();
-    let Ok(log) = JournalLog::open(storage, options(), SyncStrategy::Inline) else {
+    let Ok(log) = JournalLog::open(storage, small_journal_options(), SyncStrategy::Inline) else {
         return;
     };
     let recovered = ready(log.recover()).expect("recovering an open log does not fail");

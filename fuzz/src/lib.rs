@@ -134,3 +134,34 @@ pub fn check_quote_laws(quote: &gasbao_pricing::Quote) {
         );
     }
 }
+
+/// Splits fuzzer input into journal records, each prefixed by one length byte.
+pub fn length_prefixed_records(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut records = Vec::new();
+    while let Some((&len, rest)) = data.split_first() {
+        let len = usize::from(len).min(rest.len());
+        records.push(&rest[..len]);
+        data = &rest[len..];
+    }
+    records
+}
+
+/// Journal options with small allocations: the default megabyte of zeros
+/// per segment would dominate a run.
+pub fn small_journal_options() -> gasbao_core::journal::JournalOptions {
+    let mut options = gasbao_core::journal::JournalOptions::default();
+    options.allocation_chunk = 4096;
+    options
+}
+
+/// A journal in memory holding `records`, as a crate that owns the journal
+/// would find it on open.
+pub fn journal_holding(records: &[&[u8]]) -> gasbao_core::journal::MemoryStorage {
+    let storage = gasbao_core::journal::MemoryStorage::new();
+    let (journal, _) = gasbao_core::journal::Journal::open(storage.clone(), small_journal_options())
+        .expect("a new journal in memory opens");
+    journal
+        .append_batch(records.iter().copied())
+        .expect("memory accepts records");
+    storage
+}
