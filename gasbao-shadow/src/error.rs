@@ -216,23 +216,11 @@ pub enum QueueError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// Records were removed and no complete snapshot follows them.
-    #[error("the offline queue starts at record {first_seq} but has no snapshot of what came before")]
-    MissingSnapshot {
-        /// The oldest record kept.
-        first_seq: u64,
-    },
-    /// The payload is not JSON and cannot be hashed canonically.
-    #[error("a queued payload must be JSON: {detail}")]
-    Payload {
-        /// The parser's complaint.
-        detail: String,
-    },
-    /// An acknowledgement names an entry that is not queued.
-    #[error("transaction {tx_id} is not in the queue")]
-    NotQueued {
-        /// The transaction.
-        tx_id: TxId,
+    /// Every transaction id of this origin has been issued.
+    #[error("origin {origin:x} has no transaction id left")]
+    IdsExhausted {
+        /// The device's origin number.
+        origin: u64,
     },
 }
 

@@ -239,8 +239,14 @@ impl OfflineQueue {
     ///
     /// # Errors
     ///
-    /// [`QueueError::Append`] if the journal fails: the entry is not queued.
+    /// [`QueueError::Append`] if the journal fails: the entry is not queued;
+    /// [`QueueError::IdsExhausted`] if the journal holds a counter so high
+    /// that no new id is left (only a damaged or forged journal does).
     pub fn push(&mut self, payload: &Value, wall_ms: u64) -> Result<QueueEntry, QueueError> {
+        // u64::MAX is never issued: reaching it means every id was used.
+        if self.next_counter == u64::MAX {
+            return Err(QueueError::IdsExhausted { origin: self.origin });
+        }
         let canonical: Arc<[u8]> = Arc::from(canonical(payload));
         let mut clock = self.clock.clone();
         let entry = QueueEntry {

@@ -137,3 +137,29 @@ fn an_entry_of_another_device_is_refused_on_open() {
         "{error}"
     );
 }
+
+#[test]
+fn a_forged_counter_at_the_limit_exhausts_ids_instead_of_reusing_one() {
+    let storage = MemoryStorage::new();
+    let mut queue = OfflineQueue::open(storage.clone(), small()).unwrap();
+    let real = queue.push(&json!({"i": 1}), 1).unwrap();
+    drop(queue);
+    {
+        // An entry record claiming counter u64::MAX, with a valid hash.
+        let payload = br#"{"i":2}"#;
+        let mut record = vec![1, 1];
+        record.extend_from_slice(&0xbeef_u64.to_le_bytes());
+        record.extend_from_slice(&u64::MAX.to_le_bytes());
+        record.extend_from_slice(&2_u64.to_le_bytes());
+        record.extend_from_slice(&0_u32.to_le_bytes());
+        record.extend_from_slice(&PayloadHash::of(&json!({"i": 2})).0);
+        record.extend_from_slice(payload);
+        let (journal, _) = Journal::open(storage.clone(), JournalOptions::default()).unwrap();
+        journal.append(&record).unwrap();
+    }
+    let mut queue = OfflineQueue::open(storage, small()).unwrap();
+    assert_eq!(queue.len(), 2);
+    let error = queue.push(&json!({"i": 3}), 3).unwrap_err();
+    assert!(matches!(error, QueueError::IdsExhausted { origin: 0xbeef }), "{error}");
+    assert_eq!(queue.pending().next().map(|e| e.tx_id), Some(real.tx_id));
+}
