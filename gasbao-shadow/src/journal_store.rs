@@ -65,6 +65,13 @@ impl JournalStore {
         let (journal, _) =
             Journal::open(storage, options.durability(Durability::SyncEachCommit)).map_err(StoreError::Open)?;
         let shadows = replay(&journal)?;
+        #[cfg(feature = "tracing")]
+        tracing::info!(
+            shadows = shadows.len(),
+            first_seq = journal.first_seq(),
+            next_seq = journal.next_seq(),
+            "shadow.store recovered"
+        );
         Ok(JournalStore {
             journal,
             shadows: Mutex::new(Index {
@@ -105,7 +112,15 @@ impl JournalStore {
         self.journal
             .append(&[FORMAT, SNAPSHOT_END])
             .map_err(StoreError::Append)?;
-        self.journal.remove_before(start).map_err(StoreError::Append)?;
+        let removed = self.journal.remove_before(start).map_err(StoreError::Append)?;
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            shadows = index.shadows.len(),
+            start,
+            removed_segments = removed,
+            "shadow.store snapshot"
+        );
+        let _ = removed;
         Ok(())
     }
 }

@@ -158,6 +158,9 @@
 //!   [`Transition`].
 //! - Cloud: [`ShadowService`], [`UpdateReply`], [`ShadowStore`],
 //!   [`StoredShadow`], [`JournalStore`], [`MemoryStore`].
+//! - With feature `tracing`: events for queue and store recovery, store
+//!   snapshots, replays (with a warning per refused entry and per field
+//!   left in conflict), lost compare-and-set races and sync transitions.
 //! - Errors: [`Rejection`], [`ServiceError`], [`StoreError`],
 //!   [`QueueError`], [`ReplayError`], [`DeviceError`], [`SyncRefusal`],
 //!   [`NameError`], [`TopicError`].

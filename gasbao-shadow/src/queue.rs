@@ -231,6 +231,13 @@ impl OfflineQueue {
             pending: BTreeMap::new(),
         };
         queue.recover()?;
+        #[cfg(feature = "tracing")]
+        tracing::info!(
+            origin = queue.origin,
+            pending = queue.pending.len(),
+            next_counter = queue.next_counter,
+            "shadow.queue recovered"
+        );
         Ok(queue)
     }
 

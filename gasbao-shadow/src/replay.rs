@@ -148,7 +148,24 @@ pub fn replay(
     let mut report = ReplayReport::default();
     for entry in entries {
         let outcome = replay_one(document, applied, entry, base, rules, &mut report.conflicts);
+        #[cfg(feature = "tracing")]
+        if let EntryOutcome::Refused(refusal) = &outcome {
+            tracing::warn!(tx_id = %entry.tx_id, %refusal, "shadow.replay refused an entry");
+        }
         report.outcomes.push((entry.tx_id, outcome));
+    }
+    #[cfg(feature = "tracing")]
+    {
+        for conflict in &report.conflicts {
+            tracing::warn!(section = ?conflict.section, path = %conflict.path, "shadow.replay left a field in conflict");
+        }
+        tracing::debug!(
+            entries = entries.len(),
+            applied = report.applied(),
+            base,
+            version = document.version(),
+            "shadow.replay"
+        );
     }
     report
 }

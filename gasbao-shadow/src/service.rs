@@ -232,7 +232,11 @@ impl<S: ShadowStore> ShadowService<S> {
                     current: Arc::new(next),
                 });
             }
+            #[cfg(feature = "tracing")]
+            tracing::debug!(shadow = %id, revision = expected, "shadow.service lost a compare-and-set race; retrying");
         }
+        #[cfg(feature = "tracing")]
+        tracing::warn!(shadow = %id, attempts = CAS_ATTEMPTS, "shadow.service gave up on a contended shadow");
         Err(ServiceError::Store(StoreError::Contended {
             id: id.clone(),
             attempts: CAS_ATTEMPTS,

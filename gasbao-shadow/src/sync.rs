@@ -188,6 +188,8 @@ impl SyncMachine {
             event,
             to,
         };
+        #[cfg(feature = "tracing")]
+        tracing::debug!(from = ?transition.from, ?event, ?to, "shadow.sync transition");
         self.state = to;
         if let Some(observer) = &mut self.observer {
             observer(&transition);
