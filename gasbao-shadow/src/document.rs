@@ -164,10 +164,11 @@ impl Section {
         2 + members_len + count.saturating_sub(1)
     }
 
-    fn set(&mut self, staged: Staged<'_>) {
-        self.members_len = self.members_len - staged.old_len + staged.new_len;
-        let key = &*staged.key;
-        match (staged.value, self.members.get_mut(key)) {
+    /// Writes a member and its metadata (`None`: removes them); `old_len`
+    /// and `new_len` are its `"key":value` sizes before and after.
+    fn set(&mut self, key: &str, value: Option<Value>, metadata: Option<Metadata>, old_len: usize, new_len: usize) {
+        self.members_len = self.members_len - old_len + new_len;
+        match (value, self.members.get_mut(key)) {
             (Some(value), Some(slot)) => *slot = value,
             (Some(value), None) => {
                 self.members.insert(key.to_owned(), value);
@@ -176,7 +177,7 @@ impl Section {
                 self.members.remove(key);
             }
         }
-        match (staged.metadata, self.metadata.get_mut(key)) {
+        match (metadata, self.metadata.get_mut(key)) {
             (Some(metadata), Some(slot)) => *slot = metadata,
             (Some(metadata), None) => {
                 self.metadata.insert(key.to_owned(), metadata);
@@ -191,17 +192,7 @@ impl Section {
     fn set_member(&mut self, key: &str, value: Option<Value>, metadata: Option<Metadata>) {
         let old_len = self.members.get(key).map_or(0, |old| member_len(key, old));
         let new_len = value.as_ref().map_or(0, |new| member_len(key, new));
-        let section = SectionName::Desired;
-        let key = Cow::Borrowed(key);
-        self.set(Staged {
-            section,
-            key,
-            value,
-            metadata,
-            old_len,
-            new_len,
-            unchanged: false,
-        });
+        self.set(key, value, metadata, old_len, new_len);
     }
 }
 
@@ -396,7 +387,16 @@ impl ShadowDocument {
             if !touched.contains(&staged.key) {
                 touched.push(staged.key.clone());
             }
-            self.section_mut(staged.section).set(staged);
+            let Staged {
+                section,
+                key,
+                value,
+                metadata,
+                old_len,
+                new_len,
+                ..
+            } = staged;
+            self.section_mut(section).set(&key, value, metadata, old_len, new_len);
         }
         self.version += 1;
         self.timestamp = context.at;
@@ -458,13 +458,13 @@ impl ShadowDocument {
         expired
     }
 
-    /// Settles the conflict on `path` in `section` with `choice`.
+    /// Settles the conflict on `path` in `section` with `choice`, as an
+    /// update at `context`. Returns `None` if there is no such conflict.
     ///
     /// # Errors
     ///
-    /// [`Rejection::NotFound`]-like refusals do not apply here: a conflict
-    /// that does not exist returns `Ok(None)`. [`Rejection::TooLarge`] if
-    /// the chosen value does not fit.
+    /// [`Rejection::TooLarge`] if the chosen value does not fit; the
+    /// conflict then stays.
     pub fn resolve_conflict(
         &mut self,
         section: SectionName,
