@@ -53,37 +53,36 @@ pub enum SyncEvent {
 }
 
 impl SyncEvent {
-    /// Every event, for tables and tests.
-    pub const ALL: [SyncEvent; 9] = [
-        SyncEvent::LocalWrite,
-        SyncEvent::NetworkReady,
-        SyncEvent::NetworkLost,
-        SyncEvent::AllAcknowledged,
-        SyncEvent::Timeout,
-        SyncEvent::Conflict,
-        SyncEvent::Resolved {
-            by: ResolvedBy::Manual,
-            queued: false,
-        },
-        SyncEvent::Resolved {
-            by: ResolvedBy::Manual,
-            queued: true,
-        },
-        SyncEvent::Resolved {
-            by: ResolvedBy::Automatic,
-            queued: false,
-        },
-    ];
+    /// Every event, each `Resolved` combination included, for tables and
+    /// tests (an iterator, so that new events do not change its type).
+    pub fn all() -> impl Iterator<Item = SyncEvent> {
+        let resolved = [ResolvedBy::Manual, ResolvedBy::Automatic]
+            .into_iter()
+            .flat_map(|by| [false, true].map(|queued| SyncEvent::Resolved { by, queued }));
+        [
+            SyncEvent::LocalWrite,
+            SyncEvent::NetworkReady,
+            SyncEvent::NetworkLost,
+            SyncEvent::AllAcknowledged,
+            SyncEvent::Timeout,
+            SyncEvent::Conflict,
+        ]
+        .into_iter()
+        .chain(resolved)
+    }
 }
 
 impl SyncState {
     /// Every state.
-    pub const ALL: [SyncState; 4] = [
-        SyncState::Idle,
-        SyncState::PendingSync,
-        SyncState::OfflineCommitting,
-        SyncState::SyncConflict,
-    ];
+    pub fn all() -> impl Iterator<Item = SyncState> {
+        [
+            SyncState::Idle,
+            SyncState::PendingSync,
+            SyncState::OfflineCommitting,
+            SyncState::SyncConflict,
+        ]
+        .into_iter()
+    }
 
     /// The state after `event`, or why `event` cannot happen now. This is
     /// the whole table: every event in every state is one or the other.

@@ -21,6 +21,10 @@ const AUTO_EMPTY: SyncEvent = E::Resolved {
     by: ResolvedBy::Automatic,
     queued: false,
 };
+const AUTO_QUEUED: SyncEvent = E::Resolved {
+    by: ResolvedBy::Automatic,
+    queued: true,
+};
 
 /// `None` marks a refusal.
 fn expected(state: SyncState, event: SyncEvent) -> Option<SyncState> {
@@ -60,6 +64,10 @@ fn expected(state: SyncState, event: SyncEvent) -> Option<SyncState> {
         (SyncConflict, MANUAL_EMPTY, Some(Idle)),
         (SyncConflict, AUTO_EMPTY, Some(Idle)),
         (SyncConflict, MANUAL_QUEUED, Some(PendingSync)),
+        (SyncConflict, AUTO_QUEUED, Some(PendingSync)),
+        (Idle, AUTO_QUEUED, None),
+        (PendingSync, AUTO_QUEUED, None),
+        (OfflineCommitting, AUTO_QUEUED, None),
         (Idle, MANUAL_QUEUED, None),
         (Idle, AUTO_EMPTY, None),
         (PendingSync, MANUAL_QUEUED, None),
@@ -78,8 +86,8 @@ fn expected(state: SyncState, event: SyncEvent) -> Option<SyncState> {
 
 #[test]
 fn every_event_in_every_state_is_a_transition_or_a_refusal_as_tabled() {
-    for state in SyncState::ALL {
-        for event in SyncEvent::ALL {
+    for state in SyncState::all() {
+        for event in SyncEvent::all() {
             match (state.on(event), expected(state, event)) {
                 (Ok(to), Some(expected)) => assert_eq!(to, expected, "{state:?} on {event:?}"),
                 (Err(refusal), None) => {
@@ -93,7 +101,7 @@ fn every_event_in_every_state_is_a_transition_or_a_refusal_as_tabled() {
 }
 
 fn any_event() -> impl Strategy<Value = SyncEvent> {
-    proptest::sample::select(SyncEvent::ALL.to_vec())
+    proptest::sample::select(SyncEvent::all().collect::<Vec<_>>())
 }
 
 proptest! {
