@@ -52,7 +52,7 @@ pub struct FuzzRounding(u8);
 
 impl FuzzRounding {
     pub fn get(self) -> RoundingMode {
-        let all = RoundingMode::ALL;
+        let all: Vec<RoundingMode> = RoundingMode::all().collect();
         all[usize::from(self.0) % all.len()]
     }
 }

@@ -83,11 +83,26 @@ pub struct LineConditions {
 /// assert_eq!(vb.value().round_dp(4), Decimal::new(1_073_220, 4));
 /// # Ok::<(), gasbao_core::CorrectionError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ReferenceConditions", into = "ReferenceConditions")]
 pub struct VolumeCorrector {
     reference: ReferenceConditions,
     /// `Tb x Zb`, the numerator factor when a measured Z is given.
     tb_zb: Decimal,
+}
+
+impl TryFrom<ReferenceConditions> for VolumeCorrector {
+    type Error = CorrectionError;
+
+    fn try_from(reference: ReferenceConditions) -> Result<VolumeCorrector, CorrectionError> {
+        VolumeCorrector::new(reference)
+    }
+}
+
+impl From<VolumeCorrector> for ReferenceConditions {
+    fn from(corrector: VolumeCorrector) -> ReferenceConditions {
+        corrector.reference
+    }
 }
 
 impl Default for VolumeCorrector {

@@ -92,6 +92,8 @@ pub use error::{
 pub use fee::fee;
 pub use quantity::{Money, UnitPrice, Volume};
 pub use rounding::RoundingMode;
+/// The decimal type every quantity wraps, so callers need no `rust_decimal` dependency of their own.
+pub use rust_decimal::Decimal;
 pub use tariff::bill::{Bill, BillLine};
 pub use tariff::cycle::BillingCycle;
 pub use tariff::household::Household;

@@ -30,16 +30,20 @@ pub enum RoundingMode {
 }
 
 impl RoundingMode {
-    /// Every mode, in declaration order.
-    pub const ALL: [RoundingMode; 7] = [
-        RoundingMode::HalfUp,
-        RoundingMode::HalfEven,
-        RoundingMode::HalfDown,
-        RoundingMode::Down,
-        RoundingMode::Up,
-        RoundingMode::Floor,
-        RoundingMode::Ceiling,
-    ];
+    /// Every mode, in declaration order (an iterator, so that new modes
+    /// do not change its type).
+    pub fn all() -> impl Iterator<Item = RoundingMode> {
+        [
+            RoundingMode::HalfUp,
+            RoundingMode::HalfEven,
+            RoundingMode::HalfDown,
+            RoundingMode::Down,
+            RoundingMode::Up,
+            RoundingMode::Floor,
+            RoundingMode::Ceiling,
+        ]
+        .into_iter()
+    }
 
     /// The equivalent `rust_decimal` strategy.
     #[must_use]

@@ -126,3 +126,19 @@ proptest! {
         let _ = VolumeCorrector::default().correct(Volume::from_whole_m3(vm), &conditions);
     }
 }
+
+#[test]
+fn a_corrector_travels_as_its_reference_conditions() {
+    let corrector = VolumeCorrector::new(ReferenceConditions::NORMAL_0C).unwrap();
+    let json = serde_json::to_value(corrector).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"temperature_k": "273.15", "pressure_kpa": "101.325", "compressibility": "1"})
+    );
+    let back: VolumeCorrector = serde_json::from_value(json).unwrap();
+    assert_eq!(back, corrector);
+    // The constructor's checks run on deserialization too.
+    let zero_pressure = serde_json::json!({"temperature_k": "273.15", "pressure_kpa": "0", "compressibility": "1"});
+    let error = serde_json::from_value::<VolumeCorrector>(zero_pressure).unwrap_err();
+    assert!(error.to_string().contains("pressure"), "{error}");
+}

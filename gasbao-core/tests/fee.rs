@@ -85,7 +85,7 @@ fn a_volume() -> impl Strategy<Value = Volume> {
 }
 
 fn mode() -> impl Strategy<Value = RoundingMode> {
-    proptest::sample::select(RoundingMode::ALL.to_vec())
+    proptest::sample::select(RoundingMode::all().collect::<Vec<_>>())
 }
 
 proptest! {

@@ -139,3 +139,42 @@ proptest! {
         prop_assert_eq!(Money::from_fen(fen).to_fen(), Ok(fen));
     }
 }
+
+#[test]
+fn litres_are_thousandths_of_a_cubic_metre() {
+    let cases = [
+        (0, "0.000"),
+        (1, "0.001"),
+        (1_250, "1.250"),
+        (u64::MAX, "18446744073709551.615"),
+    ];
+    for (milli_m3, expected) in cases {
+        assert_eq!(Volume::from_milli_m3(milli_m3).to_string(), expected);
+        assert_eq!(
+            Volume::from_milli_m3(milli_m3).value(),
+            expected.parse::<gasbao_core::Decimal>().unwrap()
+        );
+    }
+}
+
+#[test]
+fn a_household_round_trips_through_serde() {
+    let households = [
+        gasbao_core::Household::of(3),
+        gasbao_core::Household::of(6).billed_at_tier_one(),
+    ];
+    for household in households {
+        let json = serde_json::to_string(&household).unwrap();
+        assert_eq!(
+            serde_json::from_str::<gasbao_core::Household>(&json).unwrap(),
+            household
+        );
+    }
+    assert_eq!(
+        serde_json::to_value(gasbao_core::Household::of(4)).unwrap(),
+        serde_json::json!({"members": 4, "tier_one_only": false})
+    );
+    let error = serde_json::from_str::<gasbao_core::Household>(r#"{"members": 4, "tier_one_only": false, "x": 1}"#)
+        .unwrap_err();
+    assert!(error.to_string().starts_with("unknown field `x`"), "{error}");
+}

@@ -111,6 +111,24 @@ impl Volume {
     pub const fn from_whole_m3(m3: u64) -> Volume {
         Volume(Decimal::from_parts(m3 as u32, (m3 >> 32) as u32, 0, false, 0))
     }
+
+    /// A volume in litres, i.e. thousandths of a m3 (`1_250` is 1.250 m3),
+    /// the resolution smart meters report in; every `u64` is valid.
+    ///
+    /// ```
+    /// use gasbao_core::Volume;
+    /// assert_eq!(Volume::from_milli_m3(1_250).to_string(), "1.250");
+    /// ```
+    #[must_use]
+    pub const fn from_milli_m3(milli_m3: u64) -> Volume {
+        Volume(Decimal::from_parts(
+            milli_m3 as u32,
+            (milli_m3 >> 32) as u32,
+            0,
+            false,
+            3,
+        ))
+    }
 }
 
 impl UnitPrice {

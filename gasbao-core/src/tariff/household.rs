@@ -11,7 +11,8 @@
 /// let low_income = Household::of(2).billed_at_tier_one();
 /// assert!(low_income.tier_one_only() && !family.tier_one_only());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Household {
     members: u32,
     tier_one_only: bool,
