@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let storage = FileStorage::new(dir.join(format!("device-{n}")))?;
         let mut device = DeviceShadow::open(id.clone(), storage, QueueOptions::new(n + 1), rules())?
             .observe(move |t| seen.lock().unwrap_or_else(PoisonError::into_inner).push(*t));
-        device.adopt(cloud.get(&id)?.document.clone());
+        device.adopt(cloud.get(&id)?.document.clone())?;
         fleet.push(Meter {
             device,
             journey,

@@ -102,7 +102,9 @@ pub struct SyncReport {
 
 impl DeviceShadow {
     /// Opens the device's queue in `storage`. The device starts in
-    /// `PendingSync` if entries wait from before, else `Idle`.
+    /// `PendingSync` if entries wait from before, else `Idle`, with the base
+    /// version it last adopted; its view is empty until it adopts the
+    /// cloud's document again (or syncs).
     ///
     /// # Errors
     ///
@@ -119,10 +121,11 @@ impl DeviceShadow {
         } else {
             SyncState::PendingSync
         };
+        let base_version = queue.synced_version();
         Ok(DeviceShadow {
             id,
             view: ShadowDocument::new(),
-            base_version: 0,
+            base_version,
             queue,
             machine: SyncMachine::starting_at(state),
             conflicts: Vec::new(),
@@ -283,7 +286,7 @@ impl DeviceShadow {
             }
             self.queue.acknowledge(&replayed.acknowledged())?;
             self.conflicts = document.conflicts().to_vec();
-            self.adopt(document);
+            self.adopt(document)?;
             report.conflicts.extend(replayed.conflicts);
         }
         // Every batch is delivered before conflicts are looked at: a disputed
@@ -297,8 +300,16 @@ impl DeviceShadow {
     }
 
     /// Takes the cloud's document (from a `get`, or a sync with nothing
-    /// queued) as the view and base, keeping local writes still queued.
-    pub fn adopt(&mut self, document: ShadowDocument) {
+    /// queued) as the view and base, keeping local writes still queued. The
+    /// base version is recorded in the queue, so that a restarted device
+    /// merges against it.
+    ///
+    /// # Errors
+    ///
+    /// [`DeviceError::Queue`] if the base cannot be recorded; the view and
+    /// base stay as they were.
+    pub fn adopt(&mut self, document: ShadowDocument) -> Result<(), DeviceError> {
+        self.queue.record_synced(document.version())?;
         self.base_version = document.version();
         self.view = document;
         for entry in self.queue.pending() {
@@ -309,6 +320,7 @@ impl DeviceShadow {
                 let _ = request.and_then(|request| self.view.apply(request, at, &self.rules));
             }
         }
+        Ok(())
     }
 
     /// The conflict was settled (in the cloud, by an operator, or by a

@@ -26,7 +26,7 @@
 //!
 //! // The device goes offline, reads the meter and closes its valve on a leak alarm.
 //! let mut device = DeviceShadow::open(meter.clone(), MemoryStorage::new(), QueueOptions::new(7), rules)?;
-//! device.adopt(cloud.get(&meter)?.document.clone());
+//! device.adopt(cloud.get(&meter)?.document.clone())?;
 //! device.report(json!({"meter": {"index": 1042.5}}).as_object().unwrap().clone(), 1_700_000_100_000)?;
 //! device.desire(json!({"valve": "closed"}).as_object().unwrap().clone(), 1_700_000_200_000)?;
 //!

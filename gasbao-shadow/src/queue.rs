@@ -17,6 +17,7 @@ const FORMAT: u8 = 1;
 const ENTRY: u8 = 1;
 const ACK: u8 = 2;
 const MARK: u8 = 3;
+const SYNCED: u8 = 4;
 const ENTRY_HEADER: usize = 2 + 8 + 8 + 8 + 4 + 32;
 
 /// A queued transaction's globally unique id: the writing device's origin
@@ -207,6 +208,8 @@ pub struct OfflineQueue {
     origin: u64,
     clock: HybridClock,
     next_counter: u64,
+    /// The shadow version the device last synchronised with.
+    synced_version: u64,
     /// Pending entries by counter (counter order is stamp order) with the
     /// sequence number of their record.
     pending: BTreeMap<u64, (u64, QueueEntry)>,
@@ -228,6 +231,7 @@ impl OfflineQueue {
             origin: options.origin,
             clock: HybridClock::new(),
             next_counter: 1,
+            synced_version: 0,
             pending: BTreeMap::new(),
         };
         queue.recover()?;
@@ -300,6 +304,31 @@ impl OfflineQueue {
         self.pending.is_empty()
     }
 
+    /// The shadow version the device last synchronised with, as recorded
+    /// by [`record_synced`](Self::record_synced): the base a replay is
+    /// merged against, kept across restarts.
+    #[must_use]
+    pub fn synced_version(&self) -> u64 {
+        self.synced_version
+    }
+
+    /// Records that the device now holds the cloud's document at `version`;
+    /// durable when it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Append`] if the journal fails: the previous version stays.
+    pub fn record_synced(&mut self, version: u64) -> Result<(), QueueError> {
+        if version == self.synced_version {
+            return Ok(());
+        }
+        self.journal
+            .append(&encode_synced(version))
+            .map_err(|e| QueueError::Append(Arc::new(e)))?;
+        self.synced_version = version;
+        Ok(())
+    }
+
     /// The queue's clock: the stamp of the newest entry, at least.
     #[must_use]
     pub fn clock(&self) -> &HybridClock {
@@ -352,10 +381,12 @@ impl OfflineQueue {
             return Ok(());
         }
         let mark = encode_mark(self.next_counter, self.clock.last());
+        let synced = encode_synced(self.synced_version);
         let mark_seq = self
             .journal
-            .append(&mark)
-            .map_err(|e| QueueError::Append(Arc::new(e)))?;
+            .append_batch([mark.as_slice(), synced.as_slice()])
+            .map_err(|e| QueueError::Append(Arc::new(e)))?
+            .start;
         self.journal
             .remove_before(keep_from.min(mark_seq))
             .map_err(|e| QueueError::Append(Arc::new(e)))?;
@@ -388,6 +419,7 @@ impl OfflineQueue {
                 Record::Ack(counter) => {
                     self.pending.remove(&counter);
                 }
+                Record::Synced(version) => self.synced_version = version,
                 Record::Mark { next_counter, stamp } => {
                     self.next_counter = self.next_counter.max(next_counter);
                     self.clock.observe(stamp, 0);
@@ -416,6 +448,7 @@ impl fmt::Debug for OfflineQueue {
 
 enum Record {
     Entry(QueueEntry),
+    Synced(u64),
     Ack(u64),
     Mark { next_counter: u64, stamp: VersionStamp },
 }
@@ -438,6 +471,13 @@ fn encode_ack(origin: u64, counter: u64) -> [u8; 18] {
     out[..2].copy_from_slice(&[FORMAT, ACK]);
     out[2..10].copy_from_slice(&origin.to_le_bytes());
     out[10..].copy_from_slice(&counter.to_le_bytes());
+    out
+}
+
+fn encode_synced(version: u64) -> [u8; 10] {
+    let mut out = [0; 10];
+    out[..2].copy_from_slice(&[FORMAT, SYNCED]);
+    out[2..].copy_from_slice(&version.to_le_bytes());
     out
 }
 
@@ -497,6 +537,9 @@ fn decode(bytes: &[u8]) -> Result<Record, &'static str> {
                 next_counter: u64_at(2).ok_or(short)?,
                 stamp,
             })
+        }
+        Some(&[FORMAT, SYNCED]) if bytes.len() == 10 => {
+            Ok(Record::Synced(u64_at(2).ok_or("a synced version cut short")?))
         }
         Some(&[FORMAT, _]) => Err("an unknown record type"),
         Some(_) => Err("an unknown format version"),

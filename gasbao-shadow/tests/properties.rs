@@ -230,7 +230,7 @@ proptest! {
 
         let storage = MemoryStorage::new();
         let mut device = DeviceShadow::open(meter(), storage, QueueOptions::new(3).journal(small_journal()), rules).unwrap();
-        device.adopt(service.get(&meter()).unwrap().document.clone());
+        device.adopt(service.get(&meter()).unwrap().document.clone()).unwrap();
 
         // MaxWins arbitrates replayed writes; plain cloud updates are AWS's.
         let mut max_index = 0u32;

@@ -163,3 +163,27 @@ fn a_forged_counter_at_the_limit_exhausts_ids_instead_of_reusing_one() {
     assert!(matches!(error, QueueError::IdsExhausted { origin: 0xbeef }), "{error}");
     assert_eq!(queue.pending().next().map(|e| e.tx_id), Some(real.tx_id));
 }
+
+#[test]
+fn the_synced_version_survives_restarts_and_retention() {
+    let storage = MemoryStorage::new();
+    let mut queue = OfflineQueue::open(storage.clone(), small()).unwrap();
+    assert_eq!(queue.synced_version(), 0);
+    queue.record_synced(41).unwrap();
+    for i in 0..100 {
+        let entry = queue
+            .push(&json!({"state": {"reported": {"index": i}}}), 1_000 + i)
+            .unwrap();
+        queue.acknowledge(&[entry.tx_id]).unwrap();
+    }
+    assert!(
+        queue.journal().first_seq() > 0,
+        "the record of version 41 was in a removed segment"
+    );
+    drop(queue);
+    let mut queue = OfflineQueue::open(storage.clone(), small()).unwrap();
+    assert_eq!(queue.synced_version(), 41);
+    queue.record_synced(44).unwrap();
+    drop(queue);
+    assert_eq!(OfflineQueue::open(storage, small()).unwrap().synced_version(), 44);
+}
