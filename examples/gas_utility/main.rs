@@ -30,6 +30,7 @@ mod config;
 mod devices;
 mod ingest;
 mod meters;
+mod report;
 mod service;
 mod settlement;
 mod subsidy;
@@ -53,6 +54,15 @@ fn main() -> ExitCode {
     match service::run(&config, true) {
         Ok(summary) => {
             print(&summary);
+            if let Some(path) = &config.report {
+                match report::write(&summary, path) {
+                    Ok(()) => println!("  report       {}", path.display()),
+                    Err(error) => {
+                        eprintln!("gas_utility: the report: {error}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             if summary.conserved() {
                 ExitCode::SUCCESS
             } else {

@@ -48,8 +48,10 @@ pub(crate) struct Reading {
     pub(crate) corrected_milli_m3: u64,
 }
 
-/// The meter that smells gas, and the meter whose index jumps back once.
+/// The meter that smells gas while offline, one that does while online,
+/// and the meter whose index jumps back once.
 pub(crate) const LEAKING_METER: u32 = 5;
+pub(crate) const ONLINE_LEAK: u32 = 11;
 pub(crate) const REPLACED_METER: u32 = 7;
 
 /// SplitMix64: a fast, seedable, well-mixed generator of independent draws.
@@ -151,7 +153,7 @@ impl MeterClock {
             temperature_dc: 50 + r(12, 200) as i32,
             gauge_pa: 1_800 + r(13, 600) as u32,
             battery_pct: 100 - (u64::from(day) / 8) as u8,
-            alarm: if m.id == LEAKING_METER && day == 9 && hour == 9 {
+            alarm: if (m.id == LEAKING_METER || m.id == ONLINE_LEAK) && day == 9 && hour == 9 {
                 Alarm::GasLeak
             } else {
                 Alarm::None
