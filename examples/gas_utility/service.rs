@@ -11,6 +11,7 @@ use gasbao::shadow::{ResolvedBy, SyncState, Timestamp};
 use gasbao::tcc::{AccountId, Decision, Outcome, Resolution};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::Failure;
 use crate::audit::{Audit, AuditRecord};
@@ -103,38 +104,59 @@ fn run_in(config: &Config, data_dir: &Path, show_progress: bool) -> Result<Summa
     let start_secs = u64::try_from(Date::new(1970, 1, 1)?.days_until(month_start))? * 86_400;
     let end_of_month = Timestamp::from_secs(start_secs + u64::from(config.district.days) * 86_400);
 
-    first_life(
+    let run = Run {
         config,
         data_dir,
-        &meters,
+        meters: &meters,
         start_secs,
         end_of_month,
         show_progress,
-        &mut summary,
-    )?;
+    };
+    first_life(&run, &mut summary)?;
     // The crash: every task stopped where it was; only the journals remain.
-    second_life(
-        config,
-        data_dir,
-        &meters,
-        start_secs,
-        end_of_month,
-        show_progress,
-        &mut summary,
-    )?;
+    second_life(&run, &mut summary)?;
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn first_life(
-    config: &Config,
-    data_dir: &Path,
-    meters: &[Meter],
+/// What both lives of the process share: configuration and the simulated world.
+struct Run<'a> {
+    config: &'a Config,
+    data_dir: &'a Path,
+    meters: &'a [Meter],
     start_secs: u64,
     end_of_month: Timestamp,
     show_progress: bool,
-    summary: &mut Summary,
-) -> Result<(), Failure> {
+}
+
+/// Charges `bills`, `IN_FLIGHT` at a time, each task ticking `progress`.
+fn spawn_charges(
+    settlement: &Settlement,
+    bills: Vec<Bill>,
+    progress: &ProgressBar,
+) -> JoinSet<Result<Outcome, Failure>> {
+    let limit = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut charges = JoinSet::new();
+    for bill in bills {
+        let (settlement, limit, progress) = (settlement.clone(), Arc::clone(&limit), progress.clone());
+        charges.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let outcome = settlement.charge(&bill).await;
+            progress.inc(1);
+            outcome
+        });
+    }
+    charges
+}
+
+fn first_life(run: &Run<'_>, summary: &mut Summary) -> Result<(), Failure> {
+    let &Run {
+        config,
+        data_dir,
+        meters,
+        start_secs,
+        end_of_month,
+        show_progress,
+    } = run;
     let audit = Audit::open(data_dir)?;
     let stage = Instant::now();
     let shadows = devices::open_store(data_dir)?;
@@ -196,17 +218,11 @@ fn first_life(
     runtime.block_on(async {
         let settlement = Settlement::open(data_dir, &audit, config.settlement.drop_one_in).await?;
         settlement.open_accounts(meters, config.prepaid.quota_m3).await?;
-        let limit = Arc::new(Semaphore::new(IN_FLIGHT));
-        let mut finished = tokio::task::JoinSet::new();
-        for bill in to_charge.into_iter().take(before_crash) {
-            let (settlement, limit, progress) = (settlement.clone(), Arc::clone(&limit), progress.clone());
-            finished.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let outcome = settlement.charge(&bill).await;
-                progress.inc(1);
-                outcome
-            });
-        }
+        let mut finished = spawn_charges(
+            &settlement,
+            to_charge.into_iter().take(before_crash).collect(),
+            &progress,
+        );
         // The process dies when most of these are done and the rest in flight.
         let crash_when_done = before_crash - before_crash.min(IN_FLIGHT) / 2;
         let mut done = 0;
@@ -230,16 +246,15 @@ fn first_life(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn second_life(
-    config: &Config,
-    data_dir: &Path,
-    meters: &[Meter],
-    start_secs: u64,
-    end_of_month: Timestamp,
-    show_progress: bool,
-    summary: &mut Summary,
-) -> Result<(), Failure> {
+fn second_life(run: &Run<'_>, summary: &mut Summary) -> Result<(), Failure> {
+    let &Run {
+        config,
+        data_dir,
+        meters,
+        start_secs,
+        end_of_month,
+        show_progress,
+    } = run;
     let stage = Instant::now();
     let audit = Audit::open(data_dir)?;
     let runtime = runtime()?;
@@ -271,17 +286,7 @@ fn second_life(
         }
         let pending = unsettled(&audit.records()?);
         let progress = bar(show_progress, pending.len() as u64, "settle  ");
-        let limit = Arc::new(Semaphore::new(IN_FLIGHT));
-        let mut finished = tokio::task::JoinSet::new();
-        for bill in pending {
-            let (settlement, limit, progress) = (settlement.clone(), Arc::clone(&limit), progress.clone());
-            finished.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let outcome = settlement.charge(&bill).await;
-                progress.inc(1);
-                outcome
-            });
-        }
+        let mut finished = spawn_charges(&settlement, pending, &progress);
         while let Some(joined) = finished.join_next().await {
             outcomes.push(joined??);
         }
