@@ -15,25 +15,31 @@
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "core")]
+#[cfg_attr(docsrs, doc(cfg(feature = "core")))]
 #[doc(inline)]
 pub use gasbao_core as core;
 
 #[cfg(feature = "pricing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pricing")))]
 #[doc(inline)]
 pub use gasbao_pricing as pricing;
 
 #[cfg(feature = "policy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "policy")))]
 #[doc(inline)]
 pub use gasbao_policy as policy;
 
 #[cfg(feature = "ringbuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ringbuf")))]
 #[doc(inline)]
 pub use gasbao_ringbuf as ringbuf;
 
 #[cfg(feature = "tcc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tcc")))]
 #[doc(inline)]
 pub use gasbao_tcc as tcc;
 
 #[cfg(feature = "shadow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "shadow")))]
 #[doc(inline)]
 pub use gasbao_shadow as shadow;

@@ -77,6 +77,7 @@ mod error;
 mod exact;
 mod fee;
 #[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 pub mod journal;
 pub mod published;
 mod quantity;

@@ -206,6 +206,7 @@ pub enum DecisionLogError {
     Io(#[source] std::io::Error),
     /// The journal refused the record.
     #[cfg(feature = "journal-log")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "journal-log")))]
     #[error("cannot append to the decision journal")]
     Journal(#[source] gasbao_core::journal::AppendError),
 }

@@ -95,6 +95,7 @@ pub use bundle::{Bundle, DATA_FILE, MANIFEST_FILE, PolicyModule};
 pub use engine::{Decision, EngineOptions, PolicyEngine};
 pub use error::{BundleError, DecisionLogError, EvaluationError, LoadError};
 #[cfg(feature = "journal-log")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal-log")))]
 pub use journal_log::JournalDecisionLog;
 pub use limits::Limits;
 pub use location::SourceLocation;
