@@ -11,6 +11,7 @@
 //! | `ringbuf` (default) | [`ringbuf`] | `gasbao-ringbuf`: lock-free ring buffers for meter data |
 //! | `tcc` (default) | [`tcc`] | `gasbao-tcc`: Try-Confirm-Cancel settlement with a barrier, crash recovery and parking |
 //! | `shadow` (default) | [`shadow`] | `gasbao-shadow`: AWS-compatible device shadows, offline queue, per-field sync |
+//! | `tracing` | | spans and events from every selected crate, through the `tracing` facade (journal recovery and group commits, bundle and configuration reloads, settlement, replays) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 

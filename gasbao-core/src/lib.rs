@@ -31,7 +31,9 @@
 //!   including a crash simulator; optionally an SM3 hash chain sealed by
 //!   SM2-signed checkpoints (rotatable keys, HSM signers, anchors), with
 //!   `verify`, read-only opening and `salvage`. Its on-disk format is in
-//!   [`journal::on_disk_format`].
+//!   [`journal::on_disk_format`]. With feature `tracing`: an event per
+//!   journal opened (segments, torn tail cut) and per group sync (records
+//!   it made durable).
 //!
 //! # Errors
 //! - [`QuantityError`], [`TariffError`] (with [`TierProblem`]),

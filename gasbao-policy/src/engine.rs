@@ -118,6 +118,15 @@ impl fmt::Debug for PolicyEngine {
     }
 }
 
+/// Reports a bundle becoming active, and whether it runs on the fast path.
+#[cfg(feature = "tracing")]
+fn trace_loaded(bundle: &PreparedBundle, replacing: Option<&str>) {
+    tracing::info!(revision = %bundle.revision, replacing, path = ?bundle.execution_path(), "policy bundle active");
+    if let Some(refusal) = bundle.fast_path_refusal() {
+        tracing::info!(revision = %bundle.revision, %refusal, "policy bundle runs on the interpreter");
+    }
+}
+
 impl PolicyEngine {
     /// An engine with `bundle` active, default limits and no decision log.
     pub fn new(bundle: PreparedBundle) -> PolicyEngine {
@@ -126,6 +135,8 @@ impl PolicyEngine {
 
     /// An engine with `bundle` active.
     pub fn with_options(bundle: PreparedBundle, options: EngineOptions) -> PolicyEngine {
+        #[cfg(feature = "tracing")]
+        trace_loaded(&bundle, None);
         PolicyEngine {
             shared: Arc::new(Shared {
                 token: Arc::new(()),
@@ -157,13 +168,22 @@ impl PolicyEngine {
     ///
     /// A [`LoadError`] naming what failed; the active bundle does not change.
     pub fn reload(&self, bundle: &Bundle) -> Result<Arc<str>, LoadError> {
-        let prepared = PreparedBundle::new(bundle)?;
+        let prepared = match PreparedBundle::new(bundle) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(%error, "policy.reload refused a bundle; the active one stays");
+                return Err(error);
+            }
+        };
         Ok(self.activate(prepared))
     }
 
     /// Makes a prepared bundle the active one; returns the revision it replaced.
     pub fn activate(&self, bundle: PreparedBundle) -> Arc<str> {
         let _one_reload_at_a_time = self.shared.reloading.lock().unwrap_or_else(PoisonError::into_inner);
+        #[cfg(feature = "tracing")]
+        trace_loaded(&bundle, Some(&self.revision()));
         let bundle = Arc::new(bundle);
         let old = {
             let mut active = self.shared.active.write().unwrap_or_else(PoisonError::into_inner);

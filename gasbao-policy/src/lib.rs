@@ -45,6 +45,10 @@
 //! bundle under a read lock held for a pointer copy, and builds its engine
 //! (a clone of a prepared one) once.
 //!
+//! With feature `tracing`, each bundle that becomes active (and whether it
+//! runs on the fast path, and if not why) and each refused reload is an
+//! event.
+//!
 //! # Examples
 //!
 //! ```

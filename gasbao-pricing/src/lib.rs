@@ -26,6 +26,7 @@
 //!   [`SourceConfig`]s), [`Pricer`] (hot reload).
 //! - [`QuoteRequest`], [`QuoteRequestData`] in; [`Quote`] with [`SourceLine`],
 //!   [`FactorLine`], [`Factor`], [`BandLine`], [`Bound`] out; [`CARRY_SCALE`].
+//! - With feature `tracing`, each setup replaced or reload refused is an event.
 //!
 //! # Errors
 //! - [`StrategyError`], [`ConfigError`], [`QuoteError`], [`TimeError`].

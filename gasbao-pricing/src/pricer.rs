@@ -63,7 +63,10 @@ impl Pricer {
     /// Makes `setup` current and returns the previous one.
     pub fn replace(&self, setup: PricingSetup) -> Arc<PricingSetup> {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        std::mem::replace(&mut *current, Arc::new(setup))
+        let previous = std::mem::replace(&mut *current, Arc::new(setup));
+        #[cfg(feature = "tracing")]
+        tracing::info!(revision = ?current.revision(), replacing = ?previous.revision(), "pricing setup replaced");
+        previous
     }
 
     /// Validates a TOML configuration document and, if it is valid, makes it
@@ -73,7 +76,14 @@ impl Pricer {
     ///
     /// The [`ConfigError`] that refused the document; the current setup stays.
     pub fn reload_toml(&self, document: &str, catalog: &StrategyCatalog) -> Result<Arc<PricingSetup>, ConfigError> {
-        let setup = PricingSetup::from_toml(document, catalog)?;
+        let setup = match PricingSetup::from_toml(document, catalog) {
+            Ok(setup) => setup,
+            Err(error) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(%error, "pricing reload refused a configuration; the current one stays");
+                return Err(error);
+            }
+        };
         Ok(self.replace(setup))
     }
 

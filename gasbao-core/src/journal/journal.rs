@@ -517,6 +517,13 @@ impl Journal {
             checkpoints,
             last_checkpoint,
         };
+        #[cfg(feature = "tracing")]
+        {
+            if let Some(torn) = &report.torn_tail {
+                tracing::warn!(segment = %torn.segment, offset = torn.offset, bytes = torn.bytes, "journal.open cut a torn tail");
+            }
+            tracing::info!(segments, first_seq, next_seq, checkpoints, "journal.open recovered");
+        }
         Ok((journal, report))
     }
 
@@ -898,6 +905,12 @@ impl Journal {
         if let Err(e) = file.sync() {
             return Err(fail(&mut lock(&self.writer), e));
         }
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            records = through.saturating_sub(self.durable.get()),
+            through,
+            "journal.sync"
+        );
         Ok(through)
     }
 
