@@ -121,6 +121,41 @@ proptest! {
         }
     }
 
+    /// Over any operands, 96-bit mantissas and every scale (far past i128
+    /// for the product), the fee is the exact value rounded once to the fen,
+    /// computed here with arbitrary-precision integers; or an overflow, only
+    /// when that rounded value has no `Decimal`.
+    #[test]
+    fn any_fee_is_the_big_integer_result(base in any_decimal(), p in any_decimal(), v in any_decimal(), mode in mode()) {
+        let (Ok(price), Ok(volume)) = (UnitPrice::new(p.abs()), Volume::new(v.abs())) else { unreachable!() };
+        let expected = oracle::fee(base, p.abs(), v.abs(), mode);
+        match (fee(Money::new(base), price, volume, mode), expected) {
+            (Ok(got), Some(fen)) => prop_assert_eq!(oracle::fen_of(got.yuan()), fen),
+            (Err(e), None) => prop_assert_eq!(e, TariffError::Overflow { step: Step::Fee }),
+            (got, expected) => prop_assert!(false, "fee {got:?}, exact result in fen {expected:?}"),
+        }
+    }
+
+    /// Operands whose product's mantissa passes 2^128, at scales that keep
+    /// most results representable: the wide path every time.
+    #[test]
+    fn wide_products_are_the_big_integer_result(
+        (p_hi, p_lo, p_scale) in (1u32.., any::<u64>(), 14u32..=28),
+        (v_hi, v_lo, v_scale) in (1u32.., any::<u64>(), 14u32..=28),
+        base in any_decimal(),
+        mode in mode(),
+    ) {
+        let wide = |hi: u32, lo: u64, scale| Decimal::from_parts(lo as u32, (lo >> 32) as u32, hi, false, scale);
+        let (p, v) = (wide(p_hi, p_lo, p_scale), wide(v_hi, v_lo, v_scale));
+        let expected = oracle::fee(base, p, v, mode);
+        let got = fee(Money::new(base), UnitPrice::new(p).unwrap(), Volume::new(v).unwrap(), mode);
+        match (got, expected) {
+            (Ok(got), Some(fen)) => prop_assert_eq!(oracle::fen_of(got.yuan()), fen),
+            (Err(e), None) => prop_assert_eq!(e, TariffError::Overflow { step: Step::Fee }),
+            (got, expected) => prop_assert!(false, "fee {got:?}, exact result in fen {expected:?}"),
+        }
+    }
+
     #[test]
     fn never_panics(base in any_decimal(), p in any_decimal(), v in any_decimal(), mode in mode()) {
         if let (Ok(p), Ok(v)) = (UnitPrice::new(p.abs()), Volume::new(v.abs())) {
@@ -129,5 +164,65 @@ proptest! {
                 Err(e) => prop_assert_eq!(e, TariffError::Overflow { step: Step::Fee }),
             }
         }
+    }
+}
+
+/// `price * volume + base` with arbitrary-precision integers.
+mod oracle {
+    use gasbao_core::RoundingMode;
+    use num_bigint::{BigInt, Sign};
+    use rust_decimal::Decimal;
+
+    fn mantissa(d: Decimal) -> BigInt {
+        BigInt::from(d.mantissa())
+    }
+
+    fn pow10(exp: u32) -> BigInt {
+        BigInt::from(10u8).pow(exp)
+    }
+
+    /// The exact sum in fen, rounded once by `mode`; `None` if no `Decimal`
+    /// holds it (a 96-bit mantissa at any scale from 2 down to 0).
+    pub(super) fn fee(base: Decimal, price: Decimal, volume: Decimal, mode: RoundingMode) -> Option<BigInt> {
+        let product_scale = price.scale() + volume.scale();
+        let scale = product_scale.max(base.scale()).max(2);
+        let exact = mantissa(price) * mantissa(volume) * pow10(scale - product_scale)
+            + mantissa(base) * pow10(scale - base.scale());
+        let fen = round(exact, pow10(scale - 2), mode);
+        let max = BigInt::from(1u8) << 96u32;
+        // Trailing zeros can be dropped to fit: 100 fen is 1 yuan at scale 0.
+        let fits = [1u32, 10, 100].iter().any(|d| {
+            let d = BigInt::from(*d);
+            (&fen % &d) == BigInt::from(0u8) && (&fen / &d).magnitude() < max.magnitude()
+        });
+        fits.then_some(fen)
+    }
+
+    /// `n / d` rounded to an integer by `mode`.
+    fn round(n: BigInt, d: BigInt, mode: RoundingMode) -> BigInt {
+        let (q, r) = (&n / &d, &n % &d); // truncated toward zero
+        if r == BigInt::from(0u8) {
+            return q;
+        }
+        let negative = n.sign() == Sign::Minus;
+        let away = if negative { &q - 1 } else { &q + 1 };
+        let twice = r.magnitude() * 2u8;
+        let half = twice.cmp(d.magnitude());
+        let away_wins = match mode {
+            RoundingMode::Down => false,
+            RoundingMode::Up => true,
+            RoundingMode::Floor => negative,
+            RoundingMode::Ceiling => !negative,
+            RoundingMode::HalfUp => half.is_ge(),
+            RoundingMode::HalfDown => half.is_gt(),
+            RoundingMode::HalfEven => half.is_gt() || (half.is_eq() && (&q % 2u8) != BigInt::from(0u8)),
+            _ => unreachable!("a rounding mode this oracle does not know"),
+        };
+        if away_wins { away } else { q }
+    }
+
+    /// An amount in yuan as whole fen (it has at most two decimals).
+    pub(super) fn fen_of(yuan: Decimal) -> BigInt {
+        mantissa(yuan) * pow10(2 - yuan.scale())
     }
 }
