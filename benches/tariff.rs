@@ -2,7 +2,8 @@
 //! naive `Decimal` arithmetic and an `i128` fixed-point reference, in one binary
 //! so that ratios come from one run.
 //!
-//! `cargo bench --bench tariff`
+//! `cargo bench --bench tariff`; `fee_path/*` times one fee on each of the
+//! u64, i128 and wide arithmetic paths.
 
 use std::hint::black_box;
 
@@ -43,6 +44,54 @@ fn single_fee(c: &mut Criterion) {
     group.bench_function("i128_reference", |b| {
         b.iter(|| i128_fee(black_box(base_fen), black_box(price_e4), black_box(volume_e3)))
     });
+    group.finish();
+}
+
+/// One fee per arithmetic path: operands small enough for `u64`, a product
+/// that needs `i128`, and one whose mantissa passes 2^128 (the wide path),
+/// each against `Decimal`'s own checked arithmetic (which rounds the product
+/// to 28 digits first where it cannot hold it).
+fn fee_paths(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fee_path");
+    let wide = |hi: u32, lo: u64, scale| Decimal::from_parts(lo as u32, (lo >> 32) as u32, hi, false, scale);
+    let cases = [
+        ("u64", Decimal::new(261, 2), Decimal::new(12_345, 3)),
+        (
+            "i128",
+            Decimal::new(2_612_345_678_901, 12),
+            Decimal::new(123_456_789_012_345, 9),
+        ),
+        (
+            "wide",
+            wide(7, 0x1234_5678_9abc_def0, 26),
+            wide(3, 0x0fed_cba9_8765_4321, 22),
+        ),
+    ];
+    for (path, price, volume) in cases {
+        let (Ok(price_q), Ok(volume_q)) = (UnitPrice::new(price), Volume::new(volume)) else {
+            continue;
+        };
+        let base = Money::from_fen(500);
+        group.bench_function(format!("{path}/gasbao"), |b| {
+            b.iter(|| {
+                fee(
+                    black_box(base),
+                    black_box(price_q),
+                    black_box(volume_q),
+                    RoundingMode::HalfUp,
+                )
+            })
+        });
+        let base_d = base.yuan();
+        group.bench_function(format!("{path}/naive_decimal"), |b| {
+            b.iter(|| {
+                black_box(price)
+                    .checked_mul(black_box(volume))
+                    .and_then(|p| p.checked_add(black_box(base_d)))
+                    .map(|sum| sum.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+            })
+        });
+    }
     group.finish();
 }
 
@@ -106,5 +155,12 @@ fn ptz(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_fee, three_tier_bill, bill_across_price_change, ptz);
+criterion_group!(
+    benches,
+    single_fee,
+    fee_paths,
+    three_tier_bill,
+    bill_across_price_change,
+    ptz
+);
 criterion_main!(benches);
