@@ -474,7 +474,10 @@ fn a_failed_group_sync_releases_every_waiting_appender() {
                 .collect();
             workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
         });
-        assert!(journal.append(b"after").is_err(), "fail at sync {fail_at}");
+        assert!(
+            matches!(journal.append(b"after"), Err(AppendError::Failed { .. })),
+            "fail at sync {fail_at}: a failed journal refuses appends"
+        );
         drop(journal);
         let (journal, _) = Journal::open(disk.restart(), options(Durability::GroupCommit)).unwrap();
         let recovered: Vec<u64> = journal.read_from(0).unwrap().map(|r| r.unwrap().seq).collect();

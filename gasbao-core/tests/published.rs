@@ -3,7 +3,7 @@
 mod common;
 
 use common::{date, price, vol};
-use gasbao_core::{TariffSchedule, TieredTariff, UnitPrice, published};
+use gasbao_core::{ScheduleError, TariffError, TariffSchedule, TieredTariff, UnitPrice, published};
 
 fn prices(t: &TieredTariff) -> Vec<UnitPrice> {
     t.tiers().iter().map(|tier| tier.price).collect()
@@ -59,5 +59,16 @@ fn chongqing_peak_season_is_november_to_march() {
         prices(&seasonal.season_on(date("2025-01-15")).tariff),
         [price("2.13"), price("2.30"), price("2.65")]
     );
-    assert!(published::chongqing_residential([vol("600"), vol("300")], [price("1"); 3]).is_err());
+    // Thresholds that do not increase: the first season's tier 2 is refused.
+    let error = published::chongqing_residential([vol("600"), vol("300")], [price("1"); 3]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ScheduleError::InvalidSeasonTariff {
+                season: 0,
+                source: TariffError::InvalidTier { tier: 2, .. }
+            }
+        ),
+        "{error:?}"
+    );
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use gasbao_pricing::{CustomerClass, LocalTime, Pricer, PricingSetup, QuoteRequest, StrategyCatalog};
+use gasbao_pricing::{ConfigError, CustomerClass, LocalTime, Pricer, PricingSetup, QuoteRequest, StrategyCatalog};
 
 /// A one-source document whose price is `price` under revision `revision`.
 fn document(revision: &str, price: &str) -> String {
@@ -53,7 +53,11 @@ fn quotes_never_mix_revisions_while_reloading() {
         // Every tenth reload is a bad document, which must change nothing.
         if i % 10 == 0 {
             let before = pricer.setup().revision().to_owned();
-            assert!(pricer.reload_toml(&document("r-bad", "-1"), &catalog).is_err());
+            let refused = pricer.reload_toml(&document("r-bad", "-1"), &catalog).unwrap_err();
+            assert!(
+                matches!(&refused, ConfigError::InvalidParams { source_id, path, .. } if source_id == "well" && path == "price"),
+                "{refused:?}"
+            );
             assert_eq!(pricer.setup().revision(), before);
         }
     }
