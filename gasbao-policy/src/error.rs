@@ -20,7 +20,7 @@ pub enum BundleError {
         source: std::io::Error,
     },
     /// The manifest is not valid JSON of the expected shape.
-    #[error("{file}: invalid manifest: {source}")]
+    #[error("{file}: invalid manifest")]
     Manifest {
         /// The manifest file (`.manifest`).
         file: String,
@@ -29,7 +29,7 @@ pub enum BundleError {
         source: serde_json::Error,
     },
     /// A JSON file of the bundle (`data.json`, the test inputs) is malformed.
-    #[error("{file}: invalid JSON: {source}")]
+    #[error("{file}: invalid JSON")]
     Json {
         /// The file.
         file: String,
@@ -141,7 +141,7 @@ pub enum EvaluationError {
         revision: String,
     },
     /// The input could not be turned into a JSON document.
-    #[error("input is not a JSON document: {source}")]
+    #[error("input is not a JSON document")]
     Input {
         /// Where and why.
         #[source]
@@ -183,7 +183,7 @@ pub enum EvaluationError {
         message: String,
     },
     /// The policy's result does not have the shape of the requested output type.
-    #[error("{entrypoint} returned a value of the wrong shape: {source}")]
+    #[error("{entrypoint} returned a value of the wrong shape")]
     Output {
         /// The entrypoint.
         entrypoint: String,
