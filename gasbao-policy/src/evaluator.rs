@@ -68,7 +68,10 @@ impl Evaluator {
                         _ => None,
                     })
                     .unwrap_or_else(|| Arc::clone(shared));
+                // The data was accepted when the bundle was prepared (else it
+                // would have no program); should that change, interpret.
                 Evaluator::compiled(own, &bundle.data_json, limits)
+                    .unwrap_or_else(|_| Evaluator::interpreter(bundle, limits))
             }
             None => Evaluator::interpreter(bundle, limits),
         }
@@ -85,20 +88,24 @@ impl Evaluator {
         Evaluator::Interpreted(Box::new(engine))
     }
 
-    pub(crate) fn compiled(program: Arc<Program>, data_json: &str, limits: &Limits) -> Evaluator {
+    /// A VM running `program` over the data document.
+    ///
+    /// # Errors
+    ///
+    /// What the VM said if it refused the data: a VM without its data would
+    /// decide on an empty document.
+    pub(crate) fn compiled(program: Arc<Program>, data_json: &str, limits: &Limits) -> Result<Evaluator, String> {
         let mut vm = RegoVM::new();
         vm.load_program(program);
-        // The data passed the interpreter's checks when the bundle was
-        // prepared, so it parses and the VM accepts it.
-        if let Ok(data) = regorus::Value::from_json_str(data_json) {
-            let _ = vm.set_data(data);
-        }
+        let data = regorus::Value::from_json_str(data_json).map_err(|e| format!("data.json does not parse: {e}"))?;
+        vm.set_data(data)
+            .map_err(|e| format!("the VM refused data.json: {e}"))?;
         vm.set_max_instructions(limits.instructions.unwrap_or(usize::MAX));
         vm.set_execution_timer_config(limits.time.map(|limit| ExecutionTimerConfig {
             limit,
             check_interval: TIMER_CHECK_INTERVAL,
         }));
-        Evaluator::Compiled(Box::new(vm))
+        Ok(Evaluator::Compiled(Box::new(vm)))
     }
 
     pub(crate) fn path(&self) -> ExecutionPath {
@@ -211,4 +218,30 @@ pub(crate) fn put_back(entry: Cached) {
 /// every decision.
 pub(crate) fn prune() {
     let _ = CACHE.try_with(|cache| cache.borrow_mut().retain(|c| c.owner.strong_count() > 0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Bundle, Manifest, PreparedBundle};
+
+    #[test]
+    fn a_vm_without_its_data_is_refused_not_run_on_an_empty_document() {
+        let bundle = Bundle::new(Manifest::new("r", ["p/x"]))
+            .with_module("p.rego", "package p\nx := data.limit\n")
+            .with_test_inputs(vec![serde_json::json!({})])
+            .with_data(serde_json::json!({"limit": 3}))
+            .unwrap();
+        let prepared = PreparedBundle::new(&bundle).unwrap();
+        let program = prepared
+            .program
+            .clone()
+            .expect("a bundle this simple takes the fast path");
+        let limits = Limits::default();
+        assert!(Evaluator::compiled(Arc::clone(&program), &prepared.data_json, &limits).is_ok());
+        let refused = Evaluator::compiled(program, "{\"limit\": ", &limits)
+            .err()
+            .unwrap_or_default();
+        assert!(refused.starts_with("data.json does not parse"), "{refused}");
+    }
 }

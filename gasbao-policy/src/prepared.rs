@@ -265,7 +265,10 @@ impl PreparedBundle {
         }
         let limits = Limits::default();
         let mut interpreted = Evaluator::interpreter(self, &limits);
-        let mut compiled = Evaluator::compiled(Arc::clone(program), &self.data_json, &limits);
+        let mut compiled = match Evaluator::compiled(Arc::clone(program), &self.data_json, &limits) {
+            Ok(compiled) => compiled,
+            Err(message) => return Some(FastPathRefusal::Unsupported { message }),
+        };
         for (input_index, input) in inputs.iter().enumerate() {
             let input = regorus::Value::from(input.clone());
             for entrypoint in &self.entrypoints {
