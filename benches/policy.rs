@@ -49,7 +49,7 @@ fn decision(c: &mut Criterion) {
             i = (i + 1) % INPUTS;
             black_box(
                 interpreted
-                    .evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applications[i])
+                    .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applications[i])
                     .unwrap(),
             )
         })
@@ -74,7 +74,7 @@ fn decision(c: &mut Criterion) {
             i = (i + 1) % INPUTS;
             black_box(
                 compiled
-                    .evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applications[i])
+                    .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applications[i])
                     .unwrap(),
             )
         })
@@ -97,7 +97,7 @@ fn decide_on_threads(
             s.spawn(move || {
                 for k in 0..per_thread {
                     let a = &applications[((t * 7919 + k) as usize) % INPUTS];
-                    black_box(engine.evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, a).unwrap());
+                    black_box(engine.evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, a).unwrap());
                 }
             });
         }
@@ -139,7 +139,7 @@ fn reload(c: &mut Criterion) {
                 engine.activate(next);
                 black_box(
                     engine
-                        .evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)
+                        .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)
                         .unwrap(),
                 );
                 total += started.elapsed();

@@ -71,7 +71,7 @@ fn main() {
             Box::new(|i| {
                 black_box(
                     engine
-                        .evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applications[i])
+                        .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applications[i])
                         .unwrap(),
                 );
             }),

@@ -31,7 +31,7 @@ fn policy() {
     let bundle = gasbao::policy::Bundle::new(gasbao::policy::Manifest::new("r", ["p/x"]))
         .with_module("p.rego", "package p\nx := 1\n");
     let engine = gasbao::policy::PolicyEngine::new(gasbao::policy::PreparedBundle::new(&bundle).unwrap());
-    assert_eq!(engine.evaluate::<_, u8>("p/x", &()).unwrap().output, 1);
+    assert_eq!(engine.evaluate::<u8>("p/x", &()).unwrap().output, 1);
 }
 
 #[cfg(feature = "tcc")]

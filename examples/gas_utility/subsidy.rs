@@ -46,7 +46,7 @@ pub(crate) fn apply(
         application.monthly_income_fen = meter.monthly_income_fen;
         application.low_income_certified = meter.monthly_income_fen < 300_000;
         application.monthly_usage_m3 = vec![bill.gas_milli_m3 as f64 / 1000.0];
-        let decision = engine.evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)?;
+        let decision = engine.evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)?;
         subsidies.revision = decision.revision.to_string();
         match decision.output.amount_fen.filter(|_| decision.output.eligible) {
             Some(fen) => {

@@ -20,5 +20,5 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let engine = PolicyEngine::new(prepared);
-    let _ = engine.evaluate::<_, serde_json::Value>("gasbao/subsidy/decision", &input);
+    let _ = engine.evaluate::<serde_json::Value>("gasbao/subsidy/decision", &input);
 });

@@ -35,7 +35,7 @@ use crate::{input, output};
 /// let bundle = Bundle::new(Manifest::new("2026-11", ["tariff/tier_one"]))
 ///     .with_module("tariff.rego", "package tariff\nimport rego.v1\ndefault tier_one := false\ntier_one if input.low_income\n");
 /// let engine = PolicyEngine::new(PreparedBundle::new(&bundle)?);
-/// let decision = engine.evaluate::<_, bool>("tariff/tier_one", &Household { low_income: true })?;
+/// let decision = engine.evaluate::<bool>("tariff/tier_one", &Household { low_income: true })?;
 /// assert!(decision.output);
 /// assert_eq!(&*decision.revision, "2026-11");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -228,11 +228,11 @@ impl PolicyEngine {
     /// Rego cannot represent), an undefined result, a
     /// limit exceeded, a policy runtime error, an output of the wrong shape,
     /// or a decision log that could not record the decision.
-    pub fn evaluate<I, O>(&self, entrypoint: &str, input: &I) -> Result<Decision<O>, EvaluationError>
-    where
-        I: Serialize + ?Sized,
-        O: DeserializeOwned,
-    {
+    pub fn evaluate<O: DeserializeOwned>(
+        &self,
+        entrypoint: &str,
+        input: &(impl Serialize + ?Sized),
+    ) -> Result<Decision<O>, EvaluationError> {
         let input = input::to_engine_value(input).map_err(|source| EvaluationError::Input { source })?;
         self.decide(entrypoint, input)
     }

@@ -62,7 +62,7 @@
 //! application.monthly_income_fen = 450_000;
 //! application.monthly_usage_m3 = vec![30.0, 28.0, 12.0];
 //!
-//! let decision = engine.evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)?;
+//! let decision = engine.evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)?;
 //! assert!(decision.output.eligible);
 //! assert_eq!(decision.output.amount_fen, Some(21_000)); // 120 yuan + 3 x 30 yuan
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -201,7 +201,7 @@ fn the_fast_path_is_refused_without_test_inputs_or_where_unsupported() {
         prepared.fast_path_refusal()
     );
     let engine = PolicyEngine::new(prepared);
-    let d = engine.evaluate::<_, bool>("p/allow", &json!({"user": "root"})).unwrap();
+    let d = engine.evaluate::<bool>("p/allow", &json!({"user": "root"})).unwrap();
     assert!(d.output);
     assert_eq!(d.path, ExecutionPath::Interpreted);
 }
@@ -293,5 +293,5 @@ fn rules_that_share_names_with_locals_elsewhere_still_load() {
         .with_module("a.rego", "package a\nimport rego.v1\nx := data.b.y\n")
         .with_module("b.rego", "package b\nimport rego.v1\ny := [x | some x in [1, 2]]\n");
     let engine = PolicyEngine::new(PreparedBundle::new(&bundle).unwrap());
-    assert_eq!(engine.evaluate::<_, Vec<u8>>("a/x", &json!({})).unwrap().output, [1, 2]);
+    assert_eq!(engine.evaluate::<Vec<u8>>("a/x", &json!({})).unwrap().output, [1, 2]);
 }

@@ -75,7 +75,7 @@ fn a_decision_that_cannot_be_logged_is_not_given() {
     let options = EngineOptions::default().decision_log(Arc::new(FullDisk));
     let engine = PolicyEngine::with_options(PreparedBundle::new(&reference()).unwrap(), options);
     match engine
-        .evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applicant())
+        .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applicant())
         .unwrap_err()
     {
         EvaluationError::DecisionLog(DecisionLogError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::StorageFull),
@@ -94,7 +94,7 @@ impl DecisionLog for Reentrant {
             *depth += 1;
             drop(depth);
             if let Some(engine) = engine {
-                let _ = engine.evaluate::<_, Value>(SUBSIDY_ENTRYPOINT, &applicant()).unwrap();
+                let _ = engine.evaluate::<Value>(SUBSIDY_ENTRYPOINT, &applicant()).unwrap();
             }
         }
         Ok(())
@@ -111,7 +111,7 @@ fn a_log_may_ask_the_engine_again() {
     *log.0.lock().unwrap() = Some(engine.clone());
     assert!(
         engine
-            .evaluate::<_, SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applicant())
+            .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applicant())
             .unwrap()
             .output
             .eligible

@@ -92,11 +92,9 @@ fn fast_path_and_interpreter_agree_on_10_000_applications() {
     let eligible = std::cell::Cell::new(0u32);
     runner
         .run(&application(), |input| {
-            let fast = compiled
-                .evaluate::<_, Value>(SUBSIDY_ENTRYPOINT, &input)
-                .map(|d| d.output);
+            let fast = compiled.evaluate::<Value>(SUBSIDY_ENTRYPOINT, &input).map(|d| d.output);
             let slow = interpreted
-                .evaluate::<_, Value>(SUBSIDY_ENTRYPOINT, &input)
+                .evaluate::<Value>(SUBSIDY_ENTRYPOINT, &input)
                 .map(|d| d.output);
             match (&fast, &slow) {
                 (Ok(fast), Ok(slow)) => prop_assert_eq!(fast, slow, "input {}", input),

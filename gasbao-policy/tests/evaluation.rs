@@ -53,13 +53,13 @@ fn a_policy_answers_within_limits() {
     for engine in both(Limits::default()) {
         assert_eq!(
             engine
-                .evaluate::<_, f64>("p/ratio", &json!({"a": 6, "b": 4}))
+                .evaluate::<f64>("p/ratio", &json!({"a": 6, "b": 4}))
                 .unwrap()
                 .output,
             1.5
         );
         assert_eq!(
-            engine.evaluate::<_, u64>("p/pairs", &json!({"n": 30})).unwrap().output,
+            engine.evaluate::<u64>("p/pairs", &json!({"n": 30})).unwrap().output,
             900
         );
     }
@@ -68,7 +68,7 @@ fn a_policy_answers_within_limits() {
 #[test]
 fn an_unknown_entrypoint_names_it_and_the_revision() {
     for engine in both(Limits::default()) {
-        match engine.evaluate::<_, bool>("p/secret", &json!({})).unwrap_err() {
+        match engine.evaluate::<bool>("p/secret", &json!({})).unwrap_err() {
             EvaluationError::UnknownEntrypoint { entrypoint, revision } => {
                 assert_eq!((entrypoint.as_str(), revision.as_str()), ("p/secret", "r"));
             }
@@ -92,14 +92,14 @@ fn input_that_is_not_a_json_document_is_refused() {
         // JSON objects need string keys.
         let tuple_keys: HashMap<(u8, u8), u8> = HashMap::from([((1, 2), 3)]);
         assert!(matches!(
-            engine.evaluate::<_, bool>("p/number", &tuple_keys),
+            engine.evaluate::<bool>("p/number", &tuple_keys),
             Err(EvaluationError::Input { .. })
         ));
         // Rego has no NaN or infinity: a broken reading is refused, not
         // decided on as if it were null.
         for broken in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             let input = HashMap::from([("a", 6.0), ("b", broken)]);
-            match engine.evaluate::<_, f64>("p/ratio", &input) {
+            match engine.evaluate::<f64>("p/ratio", &input) {
                 Err(EvaluationError::Input { source }) => {
                     assert!(source.to_string().contains("non-finite"), "{source}")
                 }
@@ -108,7 +108,7 @@ fn input_that_is_not_a_json_document_is_refused() {
         }
         // And the engine decides on afterwards.
         let input = HashMap::from([("a", 6.0), ("b", 3.0)]);
-        assert_eq!(engine.evaluate::<_, f64>("p/ratio", &input).unwrap().output, 2.0);
+        assert_eq!(engine.evaluate::<f64>("p/ratio", &input).unwrap().output, 2.0);
     }
 }
 
@@ -116,7 +116,7 @@ fn input_that_is_not_a_json_document_is_refused() {
 fn an_undefined_result_is_an_error_not_a_default() {
     for engine in both(Limits::default()) {
         match engine
-            .evaluate::<_, bool>("p/only_when_root", &json!({"user": "guest"}))
+            .evaluate::<bool>("p/only_when_root", &json!({"user": "guest"}))
             .unwrap_err()
         {
             EvaluationError::Undefined { entrypoint } => assert_eq!(entrypoint, "data.p.only_when_root"),
@@ -124,7 +124,7 @@ fn an_undefined_result_is_an_error_not_a_default() {
         }
         // A missing field makes the division undefined too.
         assert!(matches!(
-            engine.evaluate::<_, f64>("p/ratio", &json!({"a": 1})),
+            engine.evaluate::<f64>("p/ratio", &json!({"a": 1})),
             Err(EvaluationError::Undefined { .. })
         ));
     }
@@ -134,7 +134,7 @@ fn an_undefined_result_is_an_error_not_a_default() {
 fn policy_runtime_errors_are_typed() {
     for engine in both(Limits::default()) {
         let path = engine.execution_path();
-        let conflict = engine.evaluate::<_, i64>("p/conflict", &json!({"first": true, "second": true}));
+        let conflict = engine.evaluate::<i64>("p/conflict", &json!({"first": true, "second": true}));
         // Division by zero: an error on the interpreter, which names the line.
         if path == ExecutionPath::Interpreted {
             match conflict.unwrap_err() {
@@ -146,10 +146,7 @@ fn policy_runtime_errors_are_typed() {
                 }
                 other => panic!("{other:?}"),
             }
-            match engine
-                .evaluate::<_, f64>("p/ratio", &json!({"a": 1, "b": 0}))
-                .unwrap_err()
-            {
+            match engine.evaluate::<f64>("p/ratio", &json!({"a": 1, "b": 0})).unwrap_err() {
                 EvaluationError::Runtime {
                     location: Some(location),
                     message,
@@ -166,7 +163,7 @@ fn policy_runtime_errors_are_typed() {
             // inputs show that difference is refused the fast path (see
             // `a_disagreement_on_a_test_input_refuses_the_fast_path`).
             assert!(conflict.is_err());
-            assert!(engine.evaluate::<_, f64>("p/ratio", &json!({"a": 1, "b": 0})).is_err());
+            assert!(engine.evaluate::<f64>("p/ratio", &json!({"a": 1, "b": 0})).is_err());
         }
     }
 }
@@ -174,10 +171,7 @@ fn policy_runtime_errors_are_typed() {
 #[test]
 fn an_output_of_the_wrong_shape_names_the_field() {
     for engine in both(Limits::default()) {
-        match engine
-            .evaluate::<_, SubsidyDecision>("p/number", &json!({}))
-            .unwrap_err()
-        {
+        match engine.evaluate::<SubsidyDecision>("p/number", &json!({})).unwrap_err() {
             EvaluationError::Output { entrypoint, source } => {
                 assert_eq!(entrypoint, "data.p.number");
                 assert!(source.to_string().contains("struct SubsidyDecision"), "{source}");
@@ -190,10 +184,7 @@ fn an_output_of_the_wrong_shape_names_the_field() {
 #[test]
 fn a_runaway_policy_hits_the_instruction_limit_on_the_compiled_path() {
     let engine = engine(FastPath::WhenAgreed, Limits::unbounded().instructions(10_000));
-    match engine
-        .evaluate::<_, u64>("p/pairs", &json!({"n": 100_000}))
-        .unwrap_err()
-    {
+    match engine.evaluate::<u64>("p/pairs", &json!({"n": 100_000})).unwrap_err() {
         EvaluationError::InstructionLimit { entrypoint, limit } => {
             assert_eq!((entrypoint.as_str(), limit), ("data.p.pairs", 10_000));
         }
@@ -201,7 +192,7 @@ fn a_runaway_policy_hits_the_instruction_limit_on_the_compiled_path() {
     }
     // The engine is unharmed.
     assert_eq!(
-        engine.evaluate::<_, u64>("p/pairs", &json!({"n": 10})).unwrap().output,
+        engine.evaluate::<u64>("p/pairs", &json!({"n": 10})).unwrap().output,
         100
     );
 }
@@ -212,10 +203,7 @@ fn a_runaway_policy_hits_the_time_limit_on_both_paths() {
     for engine in both(Limits::unbounded().time(limit)) {
         let started = std::time::Instant::now();
         // 10^10 iterations: hours, unless stopped.
-        match engine
-            .evaluate::<_, u64>("p/pairs", &json!({"n": 100_000}))
-            .unwrap_err()
-        {
+        match engine.evaluate::<u64>("p/pairs", &json!({"n": 100_000})).unwrap_err() {
             EvaluationError::TimeLimit {
                 entrypoint,
                 limit: reported,
@@ -227,7 +215,7 @@ fn a_runaway_policy_hits_the_time_limit_on_both_paths() {
         // Stopped promptly, allowing for a slow shared machine.
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         assert_eq!(
-            engine.evaluate::<_, u64>("p/pairs", &json!({"n": 10})).unwrap().output,
+            engine.evaluate::<u64>("p/pairs", &json!({"n": 10})).unwrap().output,
             100
         );
     }

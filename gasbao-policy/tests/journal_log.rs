@@ -24,7 +24,7 @@ fn decisions_are_durable_journal_records() {
         .iter()
         .map(|&income| {
             engine
-                .evaluate::<_, Value>(SUBSIDY_ENTRYPOINT, &with(json!({"monthly_income_fen": income})))
+                .evaluate::<Value>(SUBSIDY_ENTRYPOINT, &with(json!({"monthly_income_fen": income})))
                 .unwrap()
                 .output
         })

@@ -48,7 +48,7 @@ fn every_decision_during_1000_reloads_is_one_revisions_answer() {
         let engine = PolicyEngine::new(prepared.clone());
         let answers = inputs
             .iter()
-            .map(|i| engine.evaluate::<_, Value>(SUBSIDY_ENTRYPOINT, i).unwrap().output)
+            .map(|i| engine.evaluate::<Value>(SUBSIDY_ENTRYPOINT, i).unwrap().output)
             .collect();
         expected.insert(prepared.revision().to_owned(), answers);
     }
