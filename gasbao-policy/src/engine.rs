@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -234,7 +234,24 @@ impl PolicyEngine {
         input: &(impl Serialize + ?Sized),
     ) -> Result<Decision<O>, EvaluationError> {
         let input = input::to_engine_value(input).map_err(|source| EvaluationError::Input { source })?;
-        self.decide(entrypoint, input)
+        self.decide(entrypoint, input, None)
+    }
+
+    /// As [`evaluate`](Self::evaluate), with `correlation_id` (a request or
+    /// application id of the caller's) in the decision log record, to join
+    /// the decision to the caller's own records.
+    ///
+    /// # Errors
+    ///
+    /// As [`evaluate`](Self::evaluate).
+    pub fn evaluate_correlated<O: DeserializeOwned>(
+        &self,
+        entrypoint: &str,
+        input: &(impl Serialize + ?Sized),
+        correlation_id: &str,
+    ) -> Result<Decision<O>, EvaluationError> {
+        let input = input::to_engine_value(input).map_err(|source| EvaluationError::Input { source })?;
+        self.decide(entrypoint, input, Some(correlation_id))
     }
 
     /// Evaluates `entrypoint` for an input given as JSON text.
@@ -246,13 +263,14 @@ impl PolicyEngine {
     pub fn evaluate_json(&self, entrypoint: &str, input: &str) -> Result<Decision<serde_json::Value>, EvaluationError> {
         // Parsed straight into the engine's value: no intermediate tree.
         let input = serde_json::from_str(input).map_err(|source| EvaluationError::Input { source })?;
-        self.decide(entrypoint, input)
+        self.decide(entrypoint, input, None)
     }
 
     fn decide<O: DeserializeOwned>(
         &self,
         entrypoint: &str,
         input: regorus::Value,
+        correlation_id: Option<&str>,
     ) -> Result<Decision<O>, EvaluationError> {
         let shared = &*self.shared;
         let generation = shared.generation.load(Ordering::Acquire);
@@ -280,7 +298,7 @@ impl PolicyEngine {
             &cached.bundle,
             entrypoint,
             input,
-            shared.log.as_deref(),
+            shared.log.as_deref().map(|log| (log, correlation_id)),
         );
         evaluator::put_back(cached);
         result
@@ -292,7 +310,7 @@ fn decide_with<O: DeserializeOwned>(
     bundle: &PreparedBundle,
     entrypoint: &str,
     input: regorus::Value,
-    log: Option<&dyn DecisionLog>,
+    log: Option<(&dyn DecisionLog, Option<&str>)>,
 ) -> Result<Decision<O>, EvaluationError> {
     let Some(index) = bundle.entrypoint_index(entrypoint) else {
         return Err(EvaluationError::UnknownEntrypoint {
@@ -332,7 +350,7 @@ fn decide_with<O: DeserializeOwned>(
     };
     let output = output::from_engine_value(&value).map_err(output_error)?;
     let path = evaluator.path();
-    if let (Some(log), Some(mut input)) = (log, logged_input) {
+    if let (Some((log, correlation_id)), Some(mut input)) = (log, logged_input) {
         mask_personal_fields(&mut input, &bundle.personal_fields);
         let result = serde_json::to_value(&value).map_err(output_error)?;
         let record = DecisionRecord {
@@ -342,6 +360,8 @@ fn decide_with<O: DeserializeOwned>(
             result: &result,
             path,
             duration,
+            decided_at: SystemTime::now(),
+            correlation_id,
         };
         log.record(&record).map_err(EvaluationError::DecisionLog)?;
     }

@@ -204,6 +204,9 @@ pub enum DecisionLogError {
     /// Writing the log failed.
     #[error("cannot write the decision log")]
     Io(#[source] std::io::Error),
+    /// The caller's own sink (a message bus, a database) failed.
+    #[error("the decision log's sink failed")]
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The journal refused the record.
     #[cfg(feature = "journal-log")]
     #[cfg_attr(docsrs, doc(cfg(feature = "journal-log")))]

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -46,11 +46,19 @@ pub struct DecisionRecord<'a> {
     /// Time spent evaluating.
     #[serde(rename = "duration_ns", serialize_with = "nanos")]
     pub duration: Duration,
+    /// When the decision was made (the system clock).
+    #[serde(rename = "decided_at_ms", serialize_with = "unix_millis")]
+    pub decided_at: SystemTime,
+    /// The caller's id for the request, if it gave one
+    /// ([`PolicyEngine::evaluate_correlated`](crate::PolicyEngine::evaluate_correlated)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<&'a str>,
 }
 
 impl DecisionRecord<'_> {
     /// The record as one line of JSON, without the newline:
-    /// `{"revision":…,"entrypoint":…,"input":…,"result":…,"path":"compiled","duration_ns":…}`.
+    /// `{"revision":…,"entrypoint":…,"input":…,"result":…,"path":"compiled","duration_ns":…,"decided_at_ms":…}`,
+    /// with `"correlation_id"` last when there is one.
     pub fn to_json(&self) -> Vec<u8> {
         // Serialising borrowed JSON values and strings cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
@@ -59,6 +67,11 @@ impl DecisionRecord<'_> {
 
 fn display<S: serde::Serializer>(path: &ExecutionPath, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(path)
+}
+
+fn unix_millis<S: serde::Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    let millis = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    s.serialize_u64(u64::try_from(millis).unwrap_or(u64::MAX))
 }
 
 fn nanos<S: serde::Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -120,3 +120,57 @@ fn a_log_may_ask_the_engine_again() {
     // Break the cycle engine -> log -> engine.
     log.0.lock().unwrap().take();
 }
+
+#[test]
+fn a_record_carries_when_it_was_decided_and_the_callers_correlation_id() {
+    let buffer = SharedBuffer::default();
+    let options = EngineOptions::default().decision_log(Arc::new(JsonLinesLog::new(buffer.clone())));
+    let engine = PolicyEngine::with_options(PreparedBundle::new(&reference()).unwrap(), options);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    engine
+        .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applicant())
+        .unwrap();
+    engine
+        .evaluate_correlated::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applicant(), "application-2026-0042")
+        .unwrap();
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for line in &lines {
+        let at = line["decided_at_ms"].as_u64().unwrap();
+        assert!((before..=after).contains(&at), "{at} not within {before}..={after}");
+    }
+    assert_eq!(lines[0].get("correlation_id"), None);
+    assert_eq!(lines[1]["correlation_id"], "application-2026-0042");
+}
+
+/// A sink of the caller's own that is down.
+struct BusDown;
+
+impl DecisionLog for BusDown {
+    fn record(&self, _decision: &DecisionRecord<'_>) -> Result<(), DecisionLogError> {
+        Err(DecisionLogError::Sink("the message bus refused the connection".into()))
+    }
+}
+
+#[test]
+fn a_callers_own_sink_failing_fails_the_decision_with_its_error() {
+    let options = EngineOptions::default().decision_log(Arc::new(BusDown));
+    let engine = PolicyEngine::with_options(PreparedBundle::new(&reference()).unwrap(), options);
+    let error = engine
+        .evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &applicant())
+        .unwrap_err();
+    match error {
+        EvaluationError::DecisionLog(DecisionLogError::Sink(cause)) => {
+            assert_eq!(cause.to_string(), "the message bus refused the connection");
+        }
+        other => panic!("{other:?}"),
+    }
+}
