@@ -116,7 +116,8 @@ impl SourceRegistry {
         strategy: S,
         weight: Option<Decimal>,
     ) -> Result<SourceHandle<S>, ConfigError> {
-        self.insert(id, short_type_name::<S>(), Arc::new(strategy), weight)?;
+        let kind = strategy.kind();
+        self.insert(id, kind, Arc::new(strategy), weight)?;
         Ok(SourceHandle {
             id: id.into(),
             strategy: PhantomData,
@@ -182,11 +183,6 @@ impl SourceRegistry {
     pub(crate) fn sources(&self) -> &[Source] {
         &self.sources
     }
-}
-
-fn short_type_name<S>() -> &'static str {
-    let full = type_name::<S>();
-    full.rsplit("::").next().unwrap_or(full)
 }
 
 /// The type-erased face of a [`PricingStrategy`]: the one place where types

@@ -77,6 +77,13 @@ pub trait PricingStrategy: Send + Sync + fmt::Debug + 'static {
     fn validate(&self) -> Result<(), StrategyError> {
         Ok(())
     }
+
+    /// The kind of source this is, as quotes and audit records name it when
+    /// the source is registered in code (a configuration names it itself).
+    /// A stable name of your choosing; `"custom"` unless overridden.
+    fn kind(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// One item of a source's price, e.g. `("transport", 0.18)`.

@@ -111,3 +111,73 @@ fn quotes_are_stored_and_read_back_unchanged() {
     let json = serde_json::to_string(&quote).unwrap();
     assert_eq!(serde_json::from_str::<Quote>(&json).unwrap(), quote);
 }
+
+/// A strategy of the caller's own, naming its kind.
+#[derive(Debug)]
+struct Biogas;
+
+impl gasbao_pricing::PricingStrategy for Biogas {
+    type Input = ();
+
+    fn price(&self, _input: &()) -> Result<gasbao_pricing::SourcePrice, gasbao_pricing::StrategyError> {
+        gasbao_pricing::SourcePrice::from_components(vec![("digester".into(), dec("1.90"))])
+    }
+
+    fn kind(&self) -> &'static str {
+        "biogas"
+    }
+}
+
+/// Any strategy that keeps the default kind.
+#[derive(Debug)]
+struct Unnamed;
+
+impl gasbao_pricing::PricingStrategy for Unnamed {
+    type Input = ();
+
+    fn price(&self, _input: &()) -> Result<gasbao_pricing::SourcePrice, gasbao_pricing::StrategyError> {
+        gasbao_pricing::SourcePrice::from_components(vec![("flat".into(), dec("2.00"))])
+    }
+}
+
+#[test]
+fn a_source_registered_in_code_has_the_kind_its_strategy_names() {
+    use gasbao_core::Volume;
+    use gasbao_pricing::{
+        FixedPrice, LocalTime, MarketRules, PricingSetup, QuoteRequest, RegulatoryBand, SourceRegistry,
+    };
+
+    let mut sources = SourceRegistry::new();
+    let well = sources
+        .register(
+            "well",
+            FixedPrice {
+                price: UnitPrice::from_fen_per_m3(210),
+            },
+            None,
+        )
+        .unwrap();
+    let farm = sources.register("farm", Biogas, None).unwrap();
+    let other = sources.register("other", Unnamed, None).unwrap();
+    let band = RegulatoryBand::new(Some(UnitPrice::from_fen_per_m3(300)), None).unwrap();
+    let setup = PricingSetup::new(
+        "r1",
+        sources,
+        MarketRules {
+            band,
+            ..MarketRules::default()
+        },
+    )
+    .unwrap();
+    let request = QuoteRequest::new(LocalTime::MIDNIGHT, CustomerClass::Residential)
+        .with_input(&well, ())
+        .with_input(&farm, ())
+        .with_input(&other, ())
+        .with_supply(well.id(), Volume::from_whole_m3(10))
+        .with_supply(farm.id(), Volume::from_whole_m3(10))
+        .with_supply(other.id(), Volume::from_whole_m3(10));
+    let quote: Quote = setup.quote(&request).unwrap();
+    let kinds: Vec<(&str, &str)> = quote.sources.iter().map(|s| (&*s.id, &*s.kind)).collect();
+    // The same names a configuration would use, whatever the compiler calls the types.
+    assert_eq!(kinds, [("well", "fixed"), ("farm", "biogas"), ("other", "custom")]);
+}

@@ -20,4 +20,8 @@ impl PricingStrategy for FixedPrice {
     fn price(&self, (): &()) -> Result<SourcePrice, StrategyError> {
         SourcePrice::from_components(vec![("fixed".into(), self.price.value())])
     }
+
+    fn kind(&self) -> &'static str {
+        "fixed"
+    }
 }

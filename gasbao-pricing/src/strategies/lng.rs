@@ -88,4 +88,8 @@ impl PricingStrategy for LngStrategy {
         ]);
         SourcePrice::from_components(components)
     }
+
+    fn kind(&self) -> &'static str {
+        "lng"
+    }
 }

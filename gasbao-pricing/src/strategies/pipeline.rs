@@ -92,4 +92,8 @@ impl PricingStrategy for PipelineStrategy {
         }
         Ok(())
     }
+
+    fn kind(&self) -> &'static str {
+        "pipeline"
+    }
 }

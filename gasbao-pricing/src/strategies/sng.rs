@@ -77,4 +77,8 @@ impl PricingStrategy for SngStrategy {
         }
         Ok(())
     }
+
+    fn kind(&self) -> &'static str {
+        "sng"
+    }
 }
