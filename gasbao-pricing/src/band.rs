@@ -4,7 +4,7 @@ use gasbao_core::{RoundingMode, UnitPrice};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, QuoteError};
+use crate::error::{ConfigError, PricingStep, QuoteError};
 
 /// Who the gas is sold to; the regulator limits each class differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,7 +135,7 @@ impl RegulatoryBand {
                 let cap = factor
                     .and_then(|f| rule.benchmark.value().checked_mul(f))
                     .ok_or(QuoteError::Overflow {
-                        step: "non-residential cap",
+                        step: PricingStep::NonResidentialCap,
                     })?;
                 Ok(Limits {
                     floor: rule.floor.map(|f| fen(f.value(), RoundingMode::Up)),

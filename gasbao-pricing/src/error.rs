@@ -1,14 +1,68 @@
 //! Every way pricing can refuse a strategy, a configuration or a quote.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use thiserror::Error;
 
 use crate::time_of_use::LocalTime;
 
+/// The computation that overflowed a `Decimal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PricingStep {
+    /// Source price.
+    SourcePrice,
+    /// Transport.
+    Transport,
+    /// Trucking.
+    Trucking,
+    /// Storage premium.
+    StoragePremium,
+    /// Escalation.
+    Escalation,
+    /// Market factor.
+    MarketFactor,
+    /// Rounding.
+    Rounding,
+    /// Band.
+    Band,
+    /// Final price.
+    FinalPrice,
+    /// Total weight.
+    TotalWeight,
+    /// Weighted price.
+    WeightedPrice,
+    /// Blend.
+    Blend,
+    /// Non-residential cap.
+    NonResidentialCap,
+}
+
+impl std::fmt::Display for PricingStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PricingStep::SourcePrice => "source price",
+            PricingStep::Transport => "transport",
+            PricingStep::Trucking => "trucking",
+            PricingStep::StoragePremium => "storage premium",
+            PricingStep::Escalation => "escalation",
+            PricingStep::MarketFactor => "market factor",
+            PricingStep::Rounding => "rounding",
+            PricingStep::Band => "band",
+            PricingStep::FinalPrice => "final price",
+            PricingStep::TotalWeight => "total weight",
+            PricingStep::WeightedPrice => "weighted price",
+            PricingStep::Blend => "blend",
+            PricingStep::NonResidentialCap => "non-residential cap",
+        })
+    }
+}
+
 /// A strategy refused its parameters or its input, or could not compute.
 ///
 /// Strategies written by users return this too.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum StrategyError {
     /// A parameter is out of range.
@@ -37,9 +91,38 @@ pub enum StrategyError {
     #[error("arithmetic overflow computing {step}")]
     Overflow {
         /// What was being computed.
-        step: &'static str,
+        step: PricingStep,
     },
+    /// A strategy of the caller's own failed with its own error.
+    #[error("the strategy failed")]
+    Custom(#[source] Arc<dyn std::error::Error + Send + Sync>),
 }
+
+impl StrategyError {
+    /// A strategy error carrying the caller's own `error`.
+    pub fn custom(error: impl std::error::Error + Send + Sync + 'static) -> StrategyError {
+        StrategyError::Custom(Arc::new(error))
+    }
+}
+
+impl PartialEq for StrategyError {
+    fn eq(&self, other: &StrategyError) -> bool {
+        use StrategyError as E;
+        match (self, other) {
+            (E::InvalidParameter { field: a, reason: r }, E::InvalidParameter { field: b, reason: s }) => {
+                a == b && r == s
+            }
+            (E::InvalidInput { field: a, reason: r }, E::InvalidInput { field: b, reason: s }) => a == b && r == s,
+            (E::NegativePrice { price: a }, E::NegativePrice { price: b }) => a == b,
+            (E::Overflow { step: a }, E::Overflow { step: b }) => a == b,
+            // The caller's errors need not compare: the same one is equal.
+            (E::Custom(a), E::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for StrategyError {}
 
 /// Text that is not a time of day `HH:MM` or `HH:MM:SS`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -54,10 +137,11 @@ pub struct TimeError {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The document is not valid TOML or does not have the configuration's shape.
-    #[error("configuration document is malformed: {message}")]
+    #[error("configuration document is malformed")]
     Malformed {
-        /// The parser's message, with line and column when it gives them.
-        message: String,
+        /// The parser's error, with line and column.
+        #[source]
+        source: toml::de::Error,
     },
     /// No sources are configured.
     #[error("the configuration has no sources")]
@@ -227,6 +311,6 @@ pub enum QuoteError {
     #[error("arithmetic overflow computing {step}")]
     Overflow {
         /// What was being computed.
-        step: &'static str,
+        step: PricingStep,
     },
 }

@@ -29,7 +29,7 @@
 //! - With feature `tracing`, each setup replaced or reload refused is an event.
 //!
 //! # Errors
-//! - [`StrategyError`], [`ConfigError`], [`QuoteError`], [`TimeError`].
+//! - [`StrategyError`], [`ConfigError`], [`QuoteError`], [`TimeError`], [`PricingStep`].
 //!
 //! # How the price is made
 //!
@@ -79,7 +79,7 @@ mod time_of_use;
 
 pub use band::{BandConfig, CustomerClass, NonResidentialBand, RegulatoryBand};
 pub use catalog::StrategyCatalog;
-pub use error::{ConfigError, QuoteError, StrategyError, TimeError};
+pub use error::{ConfigError, PricingStep, QuoteError, StrategyError, TimeError};
 pub use inventory::{InventoryBand, InventoryFactor};
 pub use pricer::Pricer;
 pub use quote::{BandLine, Bound, CARRY_SCALE, Factor, FactorLine, Quote, SourceLine};

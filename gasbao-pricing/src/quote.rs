@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::band::CustomerClass;
-use crate::error::QuoteError;
+use crate::error::{PricingStep, QuoteError};
 use crate::request::QuoteRequest;
 use crate::setup::{PricingSetup, Weighting};
 use crate::strategy::PriceComponent;
@@ -130,7 +130,7 @@ fn carry(value: Decimal) -> Decimal {
     value.round_dp(CARRY_SCALE)
 }
 
-fn overflow(step: &'static str) -> QuoteError {
+fn overflow(step: PricingStep) -> QuoteError {
     QuoteError::Overflow { step }
 }
 
@@ -172,8 +172,14 @@ pub(crate) fn make(setup: &PricingSetup, request: &QuoteRequest) -> Result<Quote
     let mut price = blended;
     let mut factors = Vec::new();
     let mut apply = |factor: Factor, multiplier: Decimal| -> Result<(), QuoteError> {
-        let after = carry(price.checked_mul(multiplier).ok_or_else(|| overflow("market factor"))?);
-        let effect = after.checked_sub(price).ok_or_else(|| overflow("market factor"))?;
+        let after = carry(
+            price
+                .checked_mul(multiplier)
+                .ok_or_else(|| overflow(PricingStep::MarketFactor))?,
+        );
+        let effect = after
+            .checked_sub(price)
+            .ok_or_else(|| overflow(PricingStep::MarketFactor))?;
         factors.push(FactorLine {
             factor,
             multiplier,
@@ -200,7 +206,9 @@ pub(crate) fn make(setup: &PricingSetup, request: &QuoteRequest) -> Result<Quote
     }
 
     let rounded = price.round_dp_with_strategy(2, rules.rounding.strategy());
-    let rounding = rounded.checked_sub(price).ok_or_else(|| overflow("rounding"))?;
+    let rounding = rounded
+        .checked_sub(price)
+        .ok_or_else(|| overflow(PricingStep::Rounding))?;
     let limits = rules.band.limits(request.customer)?;
     let (final_price, bound) = match (limits.floor, limits.cap) {
         (_, Some(cap)) if rounded > cap => (cap, Some(Bound::Cap)),
@@ -211,7 +219,9 @@ pub(crate) fn make(setup: &PricingSetup, request: &QuoteRequest) -> Result<Quote
         cap: limits.cap,
         floor: limits.floor,
         bound,
-        effect: final_price.checked_sub(rounded).ok_or_else(|| overflow("band"))?,
+        effect: final_price
+            .checked_sub(rounded)
+            .ok_or_else(|| overflow(PricingStep::Band))?,
     };
     Ok(Quote {
         revision: setup.revision_arc(),
@@ -224,7 +234,7 @@ pub(crate) fn make(setup: &PricingSetup, request: &QuoteRequest) -> Result<Quote
         band,
         // Every source price is non-negative and every multiplier positive;
         // a floor, if any, is positive too.
-        price: UnitPrice::new(final_price).map_err(|_| overflow("final price"))?,
+        price: UnitPrice::new(final_price).map_err(|_| overflow(PricingStep::FinalPrice))?,
     })
 }
 
@@ -234,7 +244,7 @@ fn blend(sources: &[SourceLine]) -> Result<Decimal, QuoteError> {
     let total_weight = sources
         .iter()
         .try_fold(Decimal::ZERO, |sum, s| sum.checked_add(s.weight))
-        .ok_or_else(|| overflow("total weight"))?;
+        .ok_or_else(|| overflow(PricingStep::TotalWeight))?;
     if total_weight.is_zero() {
         return Err(QuoteError::NoSupply);
     }
@@ -243,8 +253,12 @@ fn blend(sources: &[SourceLine]) -> Result<Decimal, QuoteError> {
         .try_fold(Decimal::ZERO, |sum, s| {
             s.price.checked_mul(s.weight).and_then(|p| sum.checked_add(p))
         })
-        .ok_or_else(|| overflow("weighted price"))?;
-    let average = carry(weighted.checked_div(total_weight).ok_or_else(|| overflow("blend"))?);
+        .ok_or_else(|| overflow(PricingStep::WeightedPrice))?;
+    let average = carry(
+        weighted
+            .checked_div(total_weight)
+            .ok_or_else(|| overflow(PricingStep::Blend))?,
+    );
     // Exactly in range in exact arithmetic; this only absorbs Decimal's own
     // rounding of very long products.
     let priced = sources.iter().filter(|s| !s.weight.is_zero()).map(|s| s.price);

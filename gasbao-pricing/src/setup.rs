@@ -118,8 +118,7 @@ impl PricingSetup {
     /// [`ConfigError::Malformed`] if the document does not parse, otherwise
     /// the [`ConfigError`] naming the first invalid field.
     pub fn from_toml(document: &str, catalog: &StrategyCatalog) -> Result<PricingSetup, ConfigError> {
-        let config: PricingConfig =
-            toml::from_str(document).map_err(|e| ConfigError::Malformed { message: e.to_string() })?;
+        let config: PricingConfig = toml::from_str(document).map_err(|source| ConfigError::Malformed { source })?;
         PricingSetup::from_config(config, catalog)
     }
 

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::StrategyError;
+use crate::error::{PricingStep, StrategyError};
 
 /// Prices one kind of gas source from its own typed market input.
 ///
@@ -24,7 +24,7 @@ use crate::error::StrategyError;
 /// # Examples
 ///
 /// ```
-/// use gasbao_pricing::{PricingStrategy, SourcePrice, StrategyError};
+/// use gasbao_pricing::{PricingStrategy, SourcePrice, StrategyError, PricingStep};
 /// use rust_decimal::Decimal;
 /// use serde::Deserialize;
 ///
@@ -44,7 +44,7 @@ use crate::error::StrategyError;
 ///
 ///     fn price(&self, input: &LpgInput) -> Result<SourcePrice, StrategyError> {
 ///         let per_m3 = input.price_per_tonne.checked_div(self.m3_per_tonne)
-///             .ok_or(StrategyError::Overflow { step: "price per m3" })?;
+///             .ok_or(StrategyError::Overflow { step: PricingStep::SourcePrice })?;
 ///         SourcePrice::from_components(vec![("spot".into(), per_m3)])
 ///     }
 ///
@@ -113,7 +113,9 @@ impl SourcePrice {
         let price = components
             .iter()
             .try_fold(Decimal::ZERO, |sum, (_, amount)| sum.checked_add(*amount))
-            .ok_or(StrategyError::Overflow { step: "source price" })?;
+            .ok_or(StrategyError::Overflow {
+                step: PricingStep::SourcePrice,
+            })?;
         if price < Decimal::ZERO {
             return Err(StrategyError::NegativePrice { price });
         }
@@ -157,6 +159,6 @@ pub(crate) fn non_negative(field: &'static str, value: Decimal) -> Result<(), St
 }
 
 /// `a x b`, or an overflow naming `step`.
-pub(crate) fn mul(a: Decimal, b: Decimal, step: &'static str) -> Result<Decimal, StrategyError> {
+pub(crate) fn mul(a: Decimal, b: Decimal, step: PricingStep) -> Result<Decimal, StrategyError> {
     a.checked_mul(b).ok_or(StrategyError::Overflow { step })
 }

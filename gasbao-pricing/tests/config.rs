@@ -122,6 +122,9 @@ fn parameter_errors_give_the_path_inside_params() {
     }
     let malformed = load("revision = ").unwrap_err();
     assert!(matches!(malformed, ConfigError::Malformed { .. }), "{malformed:?}");
+    // The parser's own error is the cause, with where it stopped.
+    let cause = std::error::Error::source(&malformed).expect("a cause").to_string();
+    assert!(cause.contains("line 1"), "{cause}");
 }
 
 #[test]

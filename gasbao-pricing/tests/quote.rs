@@ -181,3 +181,56 @@ fn a_source_registered_in_code_has_the_kind_its_strategy_names() {
     // The same names a configuration would use, whatever the compiler calls the types.
     assert_eq!(kinds, [("well", "fixed"), ("farm", "biogas"), ("other", "custom")]);
 }
+
+/// A source whose price feed is down, reporting the feed's own error.
+#[derive(Debug)]
+struct FeedDown;
+
+impl gasbao_pricing::PricingStrategy for FeedDown {
+    type Input = ();
+
+    fn price(&self, _input: &()) -> Result<gasbao_pricing::SourcePrice, gasbao_pricing::StrategyError> {
+        let feed = std::io::Error::new(std::io::ErrorKind::TimedOut, "LNG spot feed timed out");
+        Err(gasbao_pricing::StrategyError::custom(feed))
+    }
+}
+
+#[test]
+fn a_strategys_own_error_reaches_the_caller_as_the_cause() {
+    use gasbao_core::Volume;
+    use gasbao_pricing::{
+        LocalTime, MarketRules, PricingSetup, QuoteError, QuoteRequest, RegulatoryBand, SourceRegistry, StrategyError,
+    };
+
+    let mut sources = SourceRegistry::new();
+    let spot = sources.register("spot", FeedDown, None).unwrap();
+    let band = RegulatoryBand::new(Some(UnitPrice::from_fen_per_m3(300)), None).unwrap();
+    let setup = PricingSetup::new(
+        "r1",
+        sources,
+        MarketRules {
+            band,
+            ..MarketRules::default()
+        },
+    )
+    .unwrap();
+    let request = QuoteRequest::new(LocalTime::MIDNIGHT, CustomerClass::Residential)
+        .with_input(&spot, ())
+        .with_supply(spot.id(), Volume::from_whole_m3(1));
+    let error = setup.quote(&request).unwrap_err();
+    let QuoteError::Strategy {
+        source_id,
+        source: StrategyError::Custom(cause),
+    } = &error
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(source_id, "spot");
+    let io = cause
+        .downcast_ref::<std::io::Error>()
+        .expect("the caller's own error type");
+    assert_eq!(
+        (io.kind(), io.to_string()),
+        (std::io::ErrorKind::TimedOut, "LNG spot feed timed out".to_owned())
+    );
+}

@@ -4,7 +4,7 @@ use gasbao_core::UnitPrice;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::error::StrategyError;
+use crate::error::{PricingStep, StrategyError};
 use crate::strategy::{PricingStrategy, SourcePrice, mul};
 
 /// LNG priced as cargo cost (+ shipping when bought ex-ship) + trucking +
@@ -74,7 +74,11 @@ impl PricingStrategy for LngStrategy {
         components.extend([
             (
                 "trucking".into(),
-                mul(self.trucking_rate_per_km.value(), input.trucking_km, "trucking")?,
+                mul(
+                    self.trucking_rate_per_km.value(),
+                    input.trucking_km,
+                    PricingStep::Trucking,
+                )?,
             ),
             ("regasification".into(), self.regasification_fee.value()),
             (
@@ -82,7 +86,7 @@ impl PricingStrategy for LngStrategy {
                 mul(
                     self.storage_premium_per_day.value(),
                     input.days_in_storage.into(),
-                    "storage premium",
+                    PricingStep::StoragePremium,
                 )?,
             ),
         ]);

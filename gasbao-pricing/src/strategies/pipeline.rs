@@ -5,7 +5,7 @@ use gasbao_core::UnitPrice;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::error::StrategyError;
+use crate::error::{PricingStep, StrategyError};
 use crate::strategy::{PricingStrategy, SourcePrice, mul, non_negative};
 
 /// Pipeline gas priced as city-gate benchmark + transport + utilisation surcharge.
@@ -61,9 +61,15 @@ impl PricingStrategy for PipelineStrategy {
                 reason: "must be between 0 and 1",
             });
         }
-        let transport = mul(self.transport_rate_per_1000m3_km, input.distance_km, "transport")?
-            .checked_div(Decimal::ONE_THOUSAND)
-            .ok_or(StrategyError::Overflow { step: "transport" })?;
+        let transport = mul(
+            self.transport_rate_per_1000m3_km,
+            input.distance_km,
+            PricingStep::Transport,
+        )?
+        .checked_div(Decimal::ONE_THOUSAND)
+        .ok_or(StrategyError::Overflow {
+            step: PricingStep::Transport,
+        })?;
         let surcharge = self
             .utilisation_surcharges
             .iter()

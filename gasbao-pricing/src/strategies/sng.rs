@@ -4,7 +4,7 @@ use gasbao_core::{Date, UnitPrice};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::error::StrategyError;
+use crate::error::{PricingStep, StrategyError};
 use crate::strategy::{PricingStrategy, SourcePrice};
 
 /// SNG under a long-term contract: `contract_price x (1 + escalation)^n`,
@@ -50,7 +50,9 @@ impl PricingStrategy for SngStrategy {
                 reason: "is before the contract starts",
             });
         }
-        let overflow = StrategyError::Overflow { step: "escalation" };
+        let overflow = StrategyError::Overflow {
+            step: PricingStep::Escalation,
+        };
         let factor = Decimal::ONE_HUNDRED
             .checked_add(self.escalation_percent_per_year)
             .and_then(|p| p.checked_div(Decimal::ONE_HUNDRED))
