@@ -46,12 +46,32 @@ pub(crate) enum Barrier {
     Asymmetric,
 }
 
+/// Whether the process has decided (registered for `membarrier` or not).
+static REGISTERED: OnceLock<bool> = OnceLock::new();
+
+/// Whether the first blocking queue may register the process.
+static ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Allows or forbids the process-wide `membarrier` registration that
+/// blocking queues make on Linux (see the crate documentation). Call it
+/// before creating the first queue; returns false if that already
+/// happened, and the choice made then stands.
+pub fn allow_membarrier(allow: bool) -> bool {
+    if REGISTERED.get().is_some() {
+        return false;
+    }
+    ALLOWED.store(allow, std::sync::atomic::Ordering::SeqCst);
+    // A queue created meanwhile on another thread may have decided first.
+    REGISTERED.get().is_none()
+}
+
 impl Barrier {
     /// The barrier this process can use: asymmetric if it registered for
-    /// `membarrier` (once, at the first queue).
+    /// `membarrier` (once, at the first queue, unless forbidden).
     pub(crate) fn for_process() -> Barrier {
-        static REGISTERED: OnceLock<bool> = OnceLock::new();
-        if *REGISTERED.get_or_init(membarrier::register) {
+        let registered =
+            REGISTERED.get_or_init(|| ALLOWED.load(std::sync::atomic::Ordering::SeqCst) && membarrier::register());
+        if *registered {
             Barrier::Asymmetric
         } else {
             Barrier::Symmetric

@@ -17,11 +17,25 @@
 //! - [`WaitStrategy`]: how a waiting side waits: busy-spin, yield, back off
 //!   to sleep, or block at about 0% CPU until woken.
 //! - [`PushError`], [`PopError`]: what did not happen, with the item handed back.
+//! - [`allow_membarrier`]: opt out of the process-wide `membarrier` registration (below).
 //!
 //! When one end is dropped, the other learns it: a producer gets its item
 //! back in [`PushError::Disconnected`], a consumer drains what is left and
 //! then sees [`PopError::Disconnected`]. Dropping every end drops every item
 //! still queued, exactly once.
+//!
+//! # A process-wide side effect
+//!
+//! On Linux (x86-64 and AArch64), the first SPSC queue or multicast ring
+//! (whatever its wait strategy) registers
+//! the whole process for `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, so
+//! that pushes and pops need no fence (a sleeping consumer pays instead).
+//! The registration cannot be undone, and each sleep then briefly
+//! interrupts every CPU running another thread of the process: noticeable
+//! for latency-critical threads that share the process with consumers that
+//! sleep thousands of times a second. [`allow_membarrier`]`(false)`, called
+//! before the first queue, keeps the process unregistered: both sides then
+//! fence, and pushes and pops cost a little more.
 //!
 //! The crate has no dependencies. All of the workspace's `unsafe` code lives
 //! here; every block says which invariant makes it sound, loom explores the
@@ -45,5 +59,6 @@ pub mod spsc;
 mod sync;
 mod wait;
 
+pub use barrier::allow_membarrier;
 pub use error::{PopError, PushError};
 pub use wait::WaitStrategy;
