@@ -6,9 +6,8 @@
 //! announces itself, then loads whether an item came. One of the two loads
 //! must see the other side's store, or the waiter sleeps through its item.
 //! A SeqCst fence on each side gives that, but the notifier's fence costs
-//! every push and pop: it waits for the store before it to leave the core.
-//! Without it, a pinned 1->1 handoff of `u64`s through a blocking SPSC
-//! queue's `push` and `pop` ran 1.23x faster (21 of 21 alternating rounds).
+//! every push and pop: it waits for the store before it to leave the core,
+//! a noticeable share of a blocking queue's one-by-one handoff.
 //!
 //! On Linux, `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` makes every
 //! running thread of the process execute a full memory barrier before the
@@ -21,9 +20,8 @@
 //!
 //! The cost moves to the sleeper, and from it to the process's other
 //! threads: each `membarrier` interrupts every CPU that is running one of
-//! them. Measured on the 2-core VM: 0.2 us a call with no other thread
-//! running, 5 us with one spinning on the other core, which ran at a
-//! fifth to a third of its speed while called back to back. A waiter
+//! them, a few microseconds a call when another thread is busy, which
+//! slows that thread while calls come back to back. A waiter
 //! calls it once per sleep, after spinning and yielding for longer than
 //! that; a service whose consumers fall asleep thousands of times a second
 //! pays it on its other threads, and one whose consumers keep up, or sleep

@@ -19,19 +19,13 @@
 //! consumer counting what is ready (for [`Consumer::drain`] or
 //! [`Consumer::available`]) reads the tail, then the stamps after it. The
 //! producer thus stores into one cache line per item, not two, and the
-//! tail's line stays put while a consumer that keeps up looks at it.
-//! Measured against storing the tail on every push (pinned, 21 alternating
-//! rounds): `u64` items handed over one by one 1.13x faster (faster in 20
-//! of 21 rounds), 48-byte readings 1.11x (19 of 21); batches level; single
-//! pushes drained in batches of 32 2.53x and 3.21x faster (two runs, 21 of
-//! 21 each), as the drain no longer reads a tail that every push moves.
+//! tail's line stays put while a consumer that keeps up looks at it, and a
+//! consumer draining single pushes in batches no longer reads a tail that
+//! every push moves.
 //!
-//! The stamp costs 8 bytes a slot. Measured between two pinned threads,
-//! against the same queue without stamps: 48-byte readings handed over one
-//! by one 1.1x to 2.3x faster; 32-byte ones 1.13x (0.94x to 1.21x, by
-//! whether the two threads share a core's caches); `u64` items 0.8x as fast
-//! when they share them, up to 1.7x faster when they do not; batches of 32
-//! `u64` 0.8x as fast (twice the bytes per slot), of readings 0.98x.
+//! The stamp costs 8 bytes a slot: it pays off for readings handed over one
+//! by one between cores, and costs a little for small items and batches
+//! when both threads share a core's caches.
 
 use std::fmt;
 use std::mem::MaybeUninit;
