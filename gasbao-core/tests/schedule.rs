@@ -351,3 +351,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_period_bill_reads_back_as_written_and_a_tampered_one_is_refused() {
+    let period = MeterPeriod::new(reading("2018-07-01", "100"), reading("2018-07-21", "140")).unwrap();
+    let bill = published::beijing_residential_2018()
+        .bill(&period, vol("100"), &Household::of(3))
+        .unwrap();
+    let json = serde_json::to_value(&bill).unwrap();
+    assert_eq!(serde_json::from_value::<PeriodBill>(json.clone()).unwrap(), bill);
+
+    let tampered = |field: &str, value: &str| {
+        let mut json = json.clone();
+        json[field] = serde_json::json!(value);
+        serde_json::from_value::<PeriodBill>(json).unwrap_err().to_string()
+    };
+    // 46.98 + 65.12 = 112.10 over 40 m3, from 100 to 140.
+    assert!(tampered("total", "112.11").contains("stored period total 112.11"));
+    assert!(tampered("volume", "41").contains("stored period volume 41"));
+    assert!(tampered("cumulative_after", "139").contains("stored cumulative volume 139"));
+}

@@ -72,7 +72,8 @@ pub struct TariffSchedule {
 
 /// The bill for one [`MeterPeriod`]: one [`SegmentBill`] per stretch of days
 /// under one tariff, season and billing cycle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "PeriodBillRecord", into = "PeriodBillRecord")]
 pub struct PeriodBill {
     segments: Vec<SegmentBill>,
     total: Money,
@@ -81,7 +82,8 @@ pub struct PeriodBill {
 }
 
 /// The part of a [`PeriodBill`] billed under one tariff, season and cycle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SegmentBill {
     /// First day of the segment.
@@ -358,6 +360,68 @@ impl From<TariffSchedule> for ScheduleSpec {
             proration_scale: s.proration_scale,
             proration_rounding: s.proration_rounding,
             entries: s.entries,
+        }
+    }
+}
+
+/// A stored period bill, checked for consistency when read back.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodBillRecord {
+    segments: Vec<SegmentBill>,
+    total: Money,
+    volume: Volume,
+    cumulative_after: Volume,
+}
+
+/// Why a stored [`PeriodBill`] was refused: a stored sum differs from its segments.
+#[derive(Debug, thiserror::Error)]
+enum InconsistentPeriodBill {
+    #[error("stored period total {0} differs from the sum of its segment totals")]
+    Total(Money),
+    #[error("stored period volume {0} differs from the sum of its segment volumes")]
+    Volume(Volume),
+    #[error("stored cumulative volume {0} differs from the last segment's prior volume plus its own")]
+    Cumulative(Volume),
+}
+
+impl TryFrom<PeriodBillRecord> for PeriodBill {
+    type Error = InconsistentPeriodBill;
+
+    fn try_from(record: PeriodBillRecord) -> Result<PeriodBill, InconsistentPeriodBill> {
+        if Money::checked_sum(record.segments.iter().map(|s| s.bill.total())) != Some(record.total) {
+            return Err(InconsistentPeriodBill::Total(record.total));
+        }
+        let volume = record
+            .segments
+            .iter()
+            .try_fold(Volume::ZERO, |sum, s| sum.checked_add(s.bill.volume()));
+        if volume != Some(record.volume) {
+            return Err(InconsistentPeriodBill::Volume(record.volume));
+        }
+        let cumulative = record
+            .segments
+            .last()
+            .map(|last| last.prior_cumulative.checked_add(last.bill.volume()));
+        if cumulative.is_some_and(|c| c != Some(record.cumulative_after)) {
+            return Err(InconsistentPeriodBill::Cumulative(record.cumulative_after));
+        }
+        Ok(PeriodBill {
+            segments: record.segments,
+            total: record.total,
+            volume: record.volume,
+            cumulative_after: record.cumulative_after,
+        })
+    }
+}
+
+impl From<PeriodBill> for PeriodBillRecord {
+    fn from(bill: PeriodBill) -> PeriodBillRecord {
+        PeriodBillRecord {
+            segments: bill.segments,
+            total: bill.total,
+            volume: bill.volume,
+            cumulative_after: bill.cumulative_after,
         }
     }
 }
