@@ -141,10 +141,115 @@ proptest! {
         }
     }
 
+    /// Every step against the same steps in exact rational arithmetic: the
+    /// supply-weighted blend, each factor, the rounding to the fen and the
+    /// band, with the roundings the crate documents (half-even at the carry
+    /// scale, the setup's mode to the fen, caps down and floors up).
     #[test]
-    fn the_breakdown_reproduces_the_price(m in market()) {
+    fn each_step_matches_exact_arithmetic(m in market()) {
         let q = quote(&m, 1);
-        let factors: Decimal = q.factors.iter().map(|f| f.effect).sum();
-        prop_assert_eq!(q.blended + factors + q.rounding + q.band.effect, q.price.value());
+        let (blended, price) = exact::quote(&m);
+        prop_assert_eq!(q.blended, blended, "blend");
+        prop_assert_eq!(q.price.value(), price, "price");
+    }
+}
+
+/// The quote worked out with big-integer fractions, independently of the crate.
+mod exact {
+    use gasbao_pricing::CustomerClass;
+    use num_bigint::BigInt;
+    use rust_decimal::Decimal;
+
+    use super::Market;
+
+    /// `num / den`, `den > 0`.
+    #[derive(Clone)]
+    struct Q(BigInt, BigInt);
+
+    #[derive(Clone, Copy)]
+    enum Mode {
+        HalfEven,
+        HalfUp,
+        Down,
+        Up,
+    }
+
+    fn pow10(exp: u32) -> BigInt {
+        BigInt::from(10u8).pow(exp)
+    }
+
+    fn of(d: Decimal) -> Q {
+        Q(BigInt::from(d.mantissa()), pow10(d.scale()))
+    }
+
+    fn mul(a: &Q, b: &Q) -> Q {
+        Q(&a.0 * &b.0, &a.1 * &b.1)
+    }
+
+    /// `q` to `places` decimals (non-negative values only, as prices are).
+    fn round(q: &Q, places: u32, mode: Mode) -> Q {
+        let scaled = &q.0 * pow10(places);
+        let (whole, rest) = (&scaled / &q.1, &scaled % &q.1);
+        let zero = BigInt::from(0u8);
+        let twice = &rest * 2u8;
+        let up = match mode {
+            Mode::Down => false,
+            Mode::Up => rest != zero,
+            Mode::HalfUp => twice >= q.1,
+            Mode::HalfEven => twice > q.1 || (twice == q.1 && (&whole % 2u8) != zero),
+        };
+        Q(if up { whole + 1u8 } else { whole }, pow10(places))
+    }
+
+    fn to_decimal(q: &Q) -> Decimal {
+        // Every value here is a rounded one: an integer over a power of ten.
+        let scale = q.1.to_string().len() as u32 - 1;
+        let mut d: Decimal = q.0.to_string().parse().unwrap();
+        d.set_scale(scale).unwrap();
+        d
+    }
+
+    fn less(a: &Q, b: &Q) -> bool {
+        &a.0 * &b.1 < &b.0 * &a.1
+    }
+
+    /// The blended price and the final price of `m`'s quote.
+    pub(super) fn quote(m: &Market) -> (Decimal, Decimal) {
+        let (mut num, mut den) = (BigInt::from(0u8), BigInt::from(0u8));
+        for (price, supply) in &m.sources {
+            let p = of(*price);
+            // p.0 / p.1 * supply, over a common denominator 10^4.
+            num += &p.0 * BigInt::from(*supply) * (pow10(4) / &p.1);
+            den += BigInt::from(*supply) * pow10(4);
+        }
+        let blended = round(&Q(num, den), 10, Mode::HalfEven);
+        let mut price = blended.clone();
+        for multiplier in [m.time_of_use, m.inventory].into_iter().flatten() {
+            price = round(&mul(&price, &of(multiplier)), 10, Mode::HalfEven);
+        }
+        let rounded = round(&price, 2, Mode::HalfUp);
+        let benchmark = of(m.cap / Decimal::new(12, 1));
+        let business_cap = round(
+            &mul(&benchmark, &Q(BigInt::from(12u8), BigInt::from(10u8))),
+            2,
+            Mode::Down,
+        );
+        // A floor above the cap is refused at configuration, and the test then quotes without one.
+        let floor = m
+            .floor
+            .map(|f| round(&of(f), 2, Mode::Up))
+            .filter(|f| !less(&business_cap, f));
+        let (cap, floor) = match m.class {
+            CustomerClass::Residential => (round(&of(m.cap), 2, Mode::Down), None),
+            _ => (business_cap, floor),
+        };
+        let final_price = if less(&cap, &rounded) {
+            cap
+        } else if floor.as_ref().is_some_and(|f| less(&rounded, f)) {
+            floor.unwrap()
+        } else {
+            rounded
+        };
+        (to_decimal(&blended), to_decimal(&final_price))
     }
 }
