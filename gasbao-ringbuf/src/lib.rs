@@ -37,7 +37,8 @@
 //! before the first queue, keeps the process unregistered: both sides then
 //! fence, and pushes and pops cost a little more.
 //!
-//! The crate has no dependencies. All of the workspace's `unsafe` code lives
+//! The crate has no dependencies. With feature `tracing`, each multicast
+//! consumer that stops (finished, halted, or panicked) is an event. All of the workspace's `unsafe` code lives
 //! here; every block says which invariant makes it sound, loom explores the
 //! interleavings (`RUSTFLAGS="--cfg gasbao_loom" cargo test --release -p
 //! gasbao-ringbuf --test loom`) and Miri runs the tests.

@@ -66,6 +66,34 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, JoinHandle, spawn};
 use crate::wait::WaitStrategy;
 use ring::{ConsumerState, Ring};
 
+/// Reports how a consumer's thread ended, however it ended.
+#[cfg(feature = "tracing")]
+mod stopped {
+    use super::Ring;
+    use crate::sync::Arc;
+
+    pub(super) struct Report<E> {
+        pub(super) ring: Arc<Ring<E>>,
+        pub(super) name: String,
+    }
+
+    impl<E> Drop for Report<E> {
+        fn drop(&mut self) {
+            let consumer = self.name.as_str();
+            if std::thread::panicking() {
+                tracing::error!(consumer, "multicast consumer panicked; the ring halts");
+            } else if self.ring.is_halted() {
+                tracing::warn!(consumer, "multicast consumer stopped: the ring halted");
+            } else {
+                tracing::debug!(
+                    consumer,
+                    "multicast consumer finished: producers gone, every event handled"
+                );
+            }
+        }
+    }
+}
+
 /// Names a consumer registered with a [`Builder`], to depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConsumerId(usize);
@@ -244,7 +272,16 @@ impl<E: Send + Sync + 'static> Builder<E> {
                 let start = c.start;
                 let hook = self.thread_start.clone();
                 let name = c.name.clone();
-                let thread = spawn(move || start(ring, me, hook.map(|hook| (hook, name))));
+                #[cfg(feature = "tracing")]
+                let _stopped = stopped::Report {
+                    ring: Arc::clone(&ring),
+                    name: name.clone(),
+                };
+                let thread = spawn(move || {
+                    #[cfg(feature = "tracing")]
+                    let _stopped = _stopped;
+                    start(ring, me, hook.map(|hook| (hook, name)));
+                });
                 (c.name, thread)
             })
             .collect();
