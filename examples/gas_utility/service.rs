@@ -258,7 +258,6 @@ fn second_life(run: &Run<'_>, summary: &mut Summary) -> Result<(), Failure> {
     let stage = Instant::now();
     let audit = Audit::open(data_dir)?;
     let runtime = runtime()?;
-    let mut outcomes: Vec<Outcome> = Vec::new();
     runtime.block_on(async {
         // Opening decides every transaction the crash left undecided
         // (presumed abort); recovery delivers every decision not delivered.
@@ -281,24 +280,21 @@ fn second_life(run: &Run<'_>, summary: &mut Summary) -> Result<(), Failure> {
                 confirm,
                 reason,
             })?;
-            outcomes.push(outcome);
             summary.recovered_after_crash += 1;
         }
         let pending = unsettled(&audit.records()?);
         let progress = bar(show_progress, pending.len() as u64, "settle  ");
         let mut finished = spawn_charges(&settlement, pending, &progress);
         while let Some(joined) = finished.join_next().await {
-            outcomes.push(joined??);
+            joined??;
         }
         progress.finish_and_clear();
         // The operator retries whatever exhausted its retry budget.
         for parked in settlement.coordinator.parked() {
-            outcomes.push(
-                settlement
-                    .coordinator
-                    .resolve(parked.gtid, Resolution::RetryNow)
-                    .await?,
-            );
+            settlement
+                .coordinator
+                .resolve(parked.gtid, Resolution::RetryNow)
+                .await?;
             summary.parked_then_resolved += 1;
         }
         summary.calls_retried += settlement.retries.load(std::sync::atomic::Ordering::Relaxed);
@@ -374,7 +370,6 @@ fn second_life(run: &Run<'_>, summary: &mut Summary) -> Result<(), Failure> {
     summary.audit_records = report.next_seq - report.first_seq;
     summary.audit_checkpoints = report.checkpoints;
     summary.stages.push(("audit", stage.elapsed()));
-    let _ = outcomes;
     Ok(())
 }
 

@@ -143,9 +143,7 @@ impl gasbao_pricing::PricingStrategy for Unnamed {
 #[test]
 fn a_source_registered_in_code_has_the_kind_its_strategy_names() {
     use gasbao_core::Volume;
-    use gasbao_pricing::{
-        FixedPrice, LocalTime, MarketRules, PricingSetup, QuoteRequest, RegulatoryBand, SourceRegistry,
-    };
+    use gasbao_pricing::{FixedPrice, LocalTime, QuoteRequest, SourceRegistry};
 
     let mut sources = SourceRegistry::new();
     let well = sources
@@ -159,16 +157,7 @@ fn a_source_registered_in_code_has_the_kind_its_strategy_names() {
         .unwrap();
     let farm = sources.register("farm", Biogas, None).unwrap();
     let other = sources.register("other", Unnamed, None).unwrap();
-    let band = RegulatoryBand::new(Some(UnitPrice::from_fen_per_m3(300)), None).unwrap();
-    let setup = PricingSetup::new(
-        "r1",
-        sources,
-        MarketRules {
-            band,
-            ..MarketRules::default()
-        },
-    )
-    .unwrap();
+    let setup = residential_setup(sources);
     let request = QuoteRequest::new(LocalTime::MIDNIGHT, CustomerClass::Residential)
         .with_input(&well, ())
         .with_input(&farm, ())
@@ -198,22 +187,11 @@ impl gasbao_pricing::PricingStrategy for FeedDown {
 #[test]
 fn a_strategys_own_error_reaches_the_caller_as_the_cause() {
     use gasbao_core::Volume;
-    use gasbao_pricing::{
-        LocalTime, MarketRules, PricingSetup, QuoteError, QuoteRequest, RegulatoryBand, SourceRegistry, StrategyError,
-    };
+    use gasbao_pricing::{LocalTime, QuoteError, QuoteRequest, SourceRegistry, StrategyError};
 
     let mut sources = SourceRegistry::new();
     let spot = sources.register("spot", FeedDown, None).unwrap();
-    let band = RegulatoryBand::new(Some(UnitPrice::from_fen_per_m3(300)), None).unwrap();
-    let setup = PricingSetup::new(
-        "r1",
-        sources,
-        MarketRules {
-            band,
-            ..MarketRules::default()
-        },
-    )
-    .unwrap();
+    let setup = residential_setup(sources);
     let request = QuoteRequest::new(LocalTime::MIDNIGHT, CustomerClass::Residential)
         .with_input(&spot, ())
         .with_supply(spot.id(), Volume::from_whole_m3(1));
@@ -233,4 +211,14 @@ fn a_strategys_own_error_reaches_the_caller_as_the_cause() {
         (io.kind(), io.to_string()),
         (std::io::ErrorKind::TimedOut, "LNG spot feed timed out".to_owned())
     );
+}
+
+/// `sources` under a residential cap of 3.00, for the strategy tests above.
+fn residential_setup(sources: gasbao_pricing::SourceRegistry) -> gasbao_pricing::PricingSetup {
+    let band = gasbao_pricing::RegulatoryBand::new(Some(UnitPrice::from_fen_per_m3(300)), None).unwrap();
+    let rules = gasbao_pricing::MarketRules {
+        band,
+        ..gasbao_pricing::MarketRules::default()
+    };
+    gasbao_pricing::PricingSetup::new("r1", sources, rules).unwrap()
 }
