@@ -210,15 +210,32 @@ impl Barrier {
         now: Timestamp,
     ) -> Result<Admission, S::Error> {
         let recorded = store.load_barrier(key)?;
+        let (admission, next) = self.decide(recorded, phase, deadline, now);
+        if let Some(state) = next {
+            store.store_barrier(key, BarrierRecord { state, deadline })?;
+        }
+        Ok(admission)
+    }
+
+    /// What [`admit`](Self::admit) does with a `phase` call given the
+    /// `recorded` record: the admission, and the state to record if it changes.
+    pub(crate) fn decide(
+        &self,
+        recorded: Option<BarrierRecord>,
+        phase: Phase,
+        deadline: Timestamp,
+        now: Timestamp,
+    ) -> (Admission, Option<BarrierState>) {
         if let Some(record) = recorded
             && record.deadline != deadline
         {
-            return Ok(Admission::Refused(BarrierRefusal::DeadlineMismatch {
+            let refusal = BarrierRefusal::DeadlineMismatch {
                 recorded: record.deadline,
                 called: deadline,
-            }));
+            };
+            return (Admission::Refused(refusal), None);
         }
-        let (admission, next) = match (recorded.map(|r| r.state), phase) {
+        match (recorded.map(|r| r.state), phase) {
             (None, Phase::Try) if now >= deadline => (
                 Admission::Refused(BarrierRefusal::TryAfterDeadline { deadline, now }),
                 Some(BarrierState::Cancelled { tried: false }),
@@ -245,11 +262,7 @@ impl Barrier {
                 (Admission::Refused(BarrierRefusal::ConfirmAfterCancel), None)
             }
             (Some(BarrierState::Cancelled { .. }), Phase::Cancel) => (Admission::AlreadyDone, None),
-        };
-        if let Some(state) = next {
-            store.store_barrier(key, BarrierRecord { state, deadline })?;
         }
-        Ok(admission)
     }
 
     /// Whether `record` may be removed at `now` without letting a late Try

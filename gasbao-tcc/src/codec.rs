@@ -221,7 +221,7 @@ pub(crate) fn decode_entry(tag: u8, input: &mut Decoder<'_>) -> Result<Option<Lo
     }))
 }
 
-fn encode_record(out: &mut Encoder, record: &TransactionRecord) {
+pub(crate) fn encode_record(out: &mut Encoder, record: &TransactionRecord) {
     out.gtid(record.gtid).timestamp(record.began).timestamp(record.deadline);
     // Branch counts are bounded by `BranchId` being a u16.
     out.u16(u16::try_from(record.branches.len()).unwrap_or(u16::MAX));
@@ -230,7 +230,7 @@ fn encode_record(out: &mut Encoder, record: &TransactionRecord) {
     }
 }
 
-fn decode_record(input: &mut Decoder<'_>) -> Result<TransactionRecord, RecordDecodeError> {
+pub(crate) fn decode_record(input: &mut Decoder<'_>) -> Result<TransactionRecord, RecordDecodeError> {
     let gtid = input.gtid()?;
     let began = input.timestamp("begin time")?;
     let deadline = input.timestamp("deadline")?;
@@ -251,7 +251,7 @@ fn decode_record(input: &mut Decoder<'_>) -> Result<TransactionRecord, RecordDec
     })
 }
 
-fn encode_decision(out: &mut Encoder, decision: &Decision) {
+pub(crate) fn encode_decision(out: &mut Encoder, decision: &Decision) {
     match decision {
         Decision::Confirm => {
             out.u8(0);
@@ -268,7 +268,7 @@ fn encode_decision(out: &mut Encoder, decision: &Decision) {
     }
 }
 
-fn decode_decision(input: &mut Decoder<'_>) -> Result<Decision, RecordDecodeError> {
+pub(crate) fn decode_decision(input: &mut Decoder<'_>) -> Result<Decision, RecordDecodeError> {
     Ok(match input.u8("decision")? {
         0 => Decision::Confirm,
         1 => Decision::Cancel(CancelReason::TryRefused {
@@ -283,7 +283,7 @@ fn decode_decision(input: &mut Decoder<'_>) -> Result<Decision, RecordDecodeErro
     })
 }
 
-fn encode_parking(out: &mut Encoder, parking: &Parking) {
+pub(crate) fn encode_parking(out: &mut Encoder, parking: &Parking) {
     out.u16(parking.branch.0)
         .phase(parking.phase)
         .u32(parking.attempts)
@@ -291,7 +291,7 @@ fn encode_parking(out: &mut Encoder, parking: &Parking) {
         .timestamp(parking.at);
 }
 
-fn decode_parking(input: &mut Decoder<'_>) -> Result<Parking, RecordDecodeError> {
+pub(crate) fn decode_parking(input: &mut Decoder<'_>) -> Result<Parking, RecordDecodeError> {
     Ok(Parking {
         branch: BranchId(input.u16("branch")?),
         phase: input.phase()?,

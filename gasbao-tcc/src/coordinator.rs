@@ -179,11 +179,13 @@ enum TryAnswer {
     Reserved,
     Refused(String),
     NoAnswerByDeadline,
+    NotOwner,
 }
 
 enum Delivery {
     Settled(BranchId),
     Parked(Parking),
+    NotOwner,
 }
 
 impl Coordinator {
@@ -206,47 +208,8 @@ impl Coordinator {
     ) -> Result<Coordinator, OpenError> {
         let log: Arc<dyn CoordinatorLog> = Arc::new(log);
         let recovered = log.recover().await.map_err(OpenError::Log)?;
-        for tx in recovered.live.values() {
-            if let Some(branch) = tx
-                .record
-                .branches
-                .iter()
-                .find(|b| !participants.by_name.contains_key(&*b.participant))
-            {
-                return Err(OpenError::UnknownParticipant {
-                    gtid: tx.record.gtid,
-                    participant: branch.participant.to_string(),
-                });
-            }
-        }
-        let undecided: Vec<LogEntry> = recovered
-            .live
-            .values()
-            .filter(|tx| tx.decision.is_none())
-            .map(|tx| LogEntry::Decided {
-                gtid: tx.record.gtid,
-                decision: Decision::Cancel(CancelReason::Recovered),
-            })
-            .collect();
-        if !undecided.is_empty() {
-            log.write(&undecided, true).await.map_err(OpenError::Log)?;
-        }
-        let mut live = recovered.live;
-        let mut to_recover = Vec::new();
-        let mut rules = Vec::new();
-        for (gtid, tx) in &mut live {
-            let rule = if tx.decision.is_none() {
-                tx.decision = Some(Decision::Cancel(CancelReason::Recovered));
-                RecoveryRule::PresumedAbort
-            } else if tx.parked.is_some() {
-                RecoveryRule::StaysParked
-            } else {
-                RecoveryRule::Redeliver
-            };
-            if rule != RecoveryRule::StaysParked {
-                to_recover.push(*gtid);
-            }
-            rules.push((*gtid, rule));
+        if let Some((gtid, participant)) = unknown_participant(&participants, recovered.live.values()) {
+            return Err(OpenError::UnknownParticipant { gtid, participant });
         }
         let last_number = recovered.last_numbers.get(&config.id).copied().unwrap_or(0);
         let coordinator = Coordinator {
@@ -257,22 +220,54 @@ impl Coordinator {
                 participants,
                 observer,
                 last_number: AtomicU64::new(last_number),
-                live: Mutex::new(live),
-                to_recover: Mutex::new(to_recover),
+                live: Mutex::new(BTreeMap::new()),
+                to_recover: Mutex::new(Vec::new()),
                 finished_since_compaction: AtomicU64::new(0),
             }),
         };
-        let presumed_abort = Decision::Cancel(CancelReason::Recovered);
-        for (gtid, rule) in rules {
-            if rule == RecoveryRule::PresumedAbort {
-                coordinator.inner.observe(&Event::Decided {
-                    gtid,
-                    decision: &presumed_abort,
-                });
-            }
-            coordinator.inner.observe(&Event::Recovered { gtid, rule });
-        }
+        let to_recover = coordinator
+            .inner
+            .adopt(recovered.live.into_values().collect())
+            .await
+            .map_err(OpenError::Log)?;
+        *coordinator
+            .inner
+            .to_recover
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = to_recover;
         Ok(coordinator)
+    }
+
+    /// Takes over the transactions of coordinators that share this log and
+    /// whose lease lapsed, and delivers them as [`recover`](Self::recover)
+    /// does: undecided ones are cancelled (presumed abort), decided ones
+    /// delivered, parked ones stay parked. With a log that has one
+    /// coordinator ([`JournalLog`](crate::JournalLog)) there is never
+    /// anything to take over. Call it periodically, at about half the
+    /// log's lease, from a task of its own.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError`] if the log could not be asked, or the presumed-abort
+    /// decisions could not be logged (the claims then lapse and another
+    /// coordinator takes them over). A claimed transaction with a branch at
+    /// a participant not registered here is reported as
+    /// [`LogError::Inconsistent`] in its place in the list and left to an
+    /// operator: every coordinator sharing a log registers the same
+    /// participants.
+    pub async fn take_over(&self) -> Result<Vec<(GlobalTxId, Result<Outcome, LogError>)>, LogError> {
+        let claimed = self.inner.log.take_over().await?;
+        let (known, unknown): (Vec<_>, Vec<_>) = claimed
+            .into_iter()
+            .partition(|tx| unknown_participant(&self.inner.participants, [tx]).is_none());
+        let pending = self.inner.adopt(known).await?;
+        let mut outcomes = self.inner.deliver_all(pending).await;
+        outcomes.extend(unknown.into_iter().map(|tx| {
+            let gtid = tx.record.gtid;
+            let problem = "has a branch at a participant this coordinator does not register";
+            (gtid, Err(LogError::Inconsistent { gtid, problem }))
+        }));
+        Ok(outcomes)
     }
 
     /// Starts assembling a transaction that must be decided within `timeout`.
@@ -336,14 +331,16 @@ impl Coordinator {
             branches: record.branches.len(),
         });
         inner.live().insert(gtid, LiveTransaction::new(Arc::clone(&record)));
-        let decision = inner.phase_one(&record).await;
+        let in_doubt = |source: LogError| {
+            inner.release_if_taken_over(gtid, &source);
+            RunError::InDoubt { gtid, source }
+        };
+        let decision = inner.phase_one(&record).await.map_err(in_doubt)?;
         let decided = [LogEntry::Decided {
             gtid,
             decision: decision.clone(),
         }];
-        if let Err(source) = inner.log.write(&decided, true).await {
-            return Err(RunError::InDoubt { gtid, source });
-        }
+        inner.log.write(&decided, true).await.map_err(in_doubt)?;
         inner.observe(&Event::Decided {
             gtid,
             decision: &decision,
@@ -363,16 +360,7 @@ impl Coordinator {
     /// branch's retries).
     pub async fn recover(&self) -> Vec<(GlobalTxId, Result<Outcome, LogError>)> {
         let pending = std::mem::take(&mut *self.inner.to_recover.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut deliveries = Parallel::new();
-        for gtid in &pending {
-            deliveries.push(Box::pin(self.inner.phase_two(*gtid)));
-        }
-        let mut outcomes = Vec::with_capacity(pending.len());
-        while let Some((index, outcome)) = deliveries.next().await {
-            outcomes.push((pending[index], outcome));
-        }
-        outcomes.sort_by_key(|(gtid, _)| *gtid);
-        outcomes
+        self.inner.deliver_all(pending).await
     }
 
     /// The parked transactions, oldest first.
@@ -451,7 +439,85 @@ impl Coordinator {
     }
 }
 
+/// The first logged branch among `transactions` whose participant is not registered.
+fn unknown_participant<'a>(
+    participants: &Participants,
+    transactions: impl IntoIterator<Item = &'a LiveTransaction>,
+) -> Option<(GlobalTxId, String)> {
+    transactions.into_iter().find_map(|tx| {
+        let branch = tx
+            .record
+            .branches
+            .iter()
+            .find(|b| !participants.by_name.contains_key(&*b.participant))?;
+        Some((tx.record.gtid, branch.participant.to_string()))
+    })
+}
+
 impl Inner {
+    /// Makes recovered or taken-over transactions this coordinator's:
+    /// cancels the undecided ones (presumed abort: whoever began them is
+    /// gone), logged durably first; returns those to deliver.
+    async fn adopt(&self, transactions: Vec<LiveTransaction>) -> Result<Vec<GlobalTxId>, LogError> {
+        let presumed_abort = Decision::Cancel(CancelReason::Recovered);
+        let undecided: Vec<LogEntry> = transactions
+            .iter()
+            .filter(|tx| tx.decision.is_none())
+            .map(|tx| LogEntry::Decided {
+                gtid: tx.record.gtid,
+                decision: presumed_abort.clone(),
+            })
+            .collect();
+        if !undecided.is_empty() {
+            self.log.write(&undecided, true).await?;
+        }
+        let mut to_deliver = Vec::new();
+        for mut tx in transactions {
+            let gtid = tx.record.gtid;
+            let rule = if tx.decision.is_none() {
+                tx.decision = Some(presumed_abort.clone());
+                RecoveryRule::PresumedAbort
+            } else if tx.parked.is_some() {
+                RecoveryRule::StaysParked
+            } else {
+                RecoveryRule::Redeliver
+            };
+            if rule != RecoveryRule::StaysParked {
+                to_deliver.push(gtid);
+            }
+            self.live().insert(gtid, tx);
+            if rule == RecoveryRule::PresumedAbort {
+                self.observe(&Event::Decided {
+                    gtid,
+                    decision: &presumed_abort,
+                });
+            }
+            self.observe(&Event::Recovered { gtid, rule });
+        }
+        Ok(to_deliver)
+    }
+
+    /// Delivers the decisions of `pending` all at once; each one's outcome, by id.
+    async fn deliver_all(&self, pending: Vec<GlobalTxId>) -> Vec<(GlobalTxId, Result<Outcome, LogError>)> {
+        let mut deliveries = Parallel::new();
+        for gtid in &pending {
+            deliveries.push(Box::pin(self.phase_two(*gtid)));
+        }
+        let mut outcomes = Vec::with_capacity(pending.len());
+        while let Some((index, outcome)) = deliveries.next().await {
+            outcomes.push((pending[index], outcome));
+        }
+        outcomes.sort_by_key(|(gtid, _)| *gtid);
+        outcomes
+    }
+
+    /// Forgets `gtid` if `error` says another coordinator owns it now.
+    fn release_if_taken_over(&self, gtid: GlobalTxId, error: &LogError) {
+        if matches!(error, LogError::NotOwner { .. }) {
+            self.live().remove(&gtid);
+        }
+    }
+
     fn live(&self) -> MutexGuard<'_, BTreeMap<GlobalTxId, LiveTransaction>> {
         // Changed by whole-field assignments only.
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
@@ -513,8 +579,9 @@ impl Inner {
             .unwrap_or_else(|| CallOutcome::unknown(format!("no answer within {} ms", timeout.as_millis())))
     }
 
-    /// Sends every Try at once and decides.
-    async fn phase_one(&self, record: &TransactionRecord) -> Decision {
+    /// Sends every Try at once and decides; [`LogError::NotOwner`] if
+    /// another coordinator took the transaction over meanwhile.
+    async fn phase_one(&self, record: &TransactionRecord) -> Result<Decision, LogError> {
         let mut tries = Parallel::new();
         for branch in 0..record.branches.len() {
             tries.push(Box::pin(self.try_branch(record, branch)));
@@ -523,17 +590,23 @@ impl Inner {
             let branch = BranchId(branch as u16);
             match answer {
                 TryAnswer::Reserved => {}
-                TryAnswer::Refused(reason) => return Decision::Cancel(CancelReason::TryRefused { branch, reason }),
-                TryAnswer::NoAnswerByDeadline => return Decision::Cancel(CancelReason::DeadlinePassed { branch }),
+                TryAnswer::Refused(reason) => {
+                    return Ok(Decision::Cancel(CancelReason::TryRefused { branch, reason }));
+                }
+                TryAnswer::NoAnswerByDeadline => return Ok(Decision::Cancel(CancelReason::DeadlinePassed { branch })),
+                TryAnswer::NotOwner => return Err(LogError::NotOwner { gtid: record.gtid }),
             }
         }
-        Decision::Confirm
+        Ok(Decision::Confirm)
     }
 
     /// Tries one branch until it answers definitely or the deadline passes.
     async fn try_branch(&self, record: &TransactionRecord, branch: usize) -> TryAnswer {
         let mut attempt = 0;
         loop {
+            if !self.log.owns(record.gtid) {
+                return TryAnswer::NotOwner;
+            }
             if self.env.now() >= record.deadline {
                 return TryAnswer::NoAnswerByDeadline;
             }
@@ -561,6 +634,14 @@ impl Inner {
     /// Delivers the logged decision of `gtid` to every branch that has not
     /// acknowledged it, then logs the transaction finished or parked.
     async fn phase_two(&self, gtid: GlobalTxId) -> Result<Outcome, LogError> {
+        let outcome = self.deliver_decision(gtid).await;
+        if let Err(error) = &outcome {
+            self.release_if_taken_over(gtid, error);
+        }
+        outcome
+    }
+
+    async fn deliver_decision(&self, gtid: GlobalTxId) -> Result<Outcome, LogError> {
         let Some((record, decision, settled)) = self.live().get(&gtid).and_then(|tx| {
             let decision = tx.decision.clone()?;
             Some((Arc::clone(&tx.record), decision, tx.settled.clone()))
@@ -588,6 +669,7 @@ impl Inner {
                 Delivery::Parked(parking) => {
                     parked.get_or_insert(parking);
                 }
+                Delivery::NotOwner => return Err(LogError::NotOwner { gtid }),
             }
         }
         drop(deliveries);
@@ -622,6 +704,9 @@ impl Inner {
         let started = self.env.now();
         let mut attempt = 0;
         loop {
+            if !self.log.owns(record.gtid) {
+                return Delivery::NotOwner;
+            }
             attempt += 1;
             let answer = self.call(record, branch, phase, None).await;
             if answer == CallOutcome::Succeeded {

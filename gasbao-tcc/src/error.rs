@@ -69,6 +69,17 @@ pub enum LogError {
     /// The background sync thread could not be started.
     #[error("the journal's sync thread could not be started")]
     SyncThread(#[source] Arc<std::io::Error>),
+    /// Another coordinator owns the transaction now (this one's lease
+    /// lapsed and it was taken over): the write was refused, and this
+    /// coordinator must leave the transaction alone.
+    #[error("transaction {gtid} is owned by another coordinator now; the write was refused")]
+    NotOwner {
+        /// The transaction.
+        gtid: GlobalTxId,
+    },
+    /// A database behind the log failed; a write may or may not have taken effect.
+    #[error("the coordinator log's database failed")]
+    Database(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The journal's oldest records were removed without a snapshot of what
     /// they held.
     #[error("records before {first_seq} were removed and no snapshot replaces them")]

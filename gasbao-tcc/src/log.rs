@@ -35,6 +35,25 @@ pub trait CoordinatorLog: Send + Sync + 'static {
     fn compact(&self) -> BoxFuture<'_, Result<u64, LogError>> {
         Box::pin(async { Ok(0) })
     }
+
+    /// For a log shared by several coordinators: the unfinished
+    /// transactions of coordinators whose lease lapsed (crashed, frozen,
+    /// cut off), now owned by this one. Each is claimed by exactly one
+    /// coordinator, and the claim fences the former owner off: its later
+    /// writes for them fail with [`LogError::NotOwner`]. A log with a single
+    /// coordinator returns none, which is the default.
+    fn take_over(&self) -> BoxFuture<'_, Result<Vec<LiveTransaction>, LogError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Whether this coordinator may still act for `gtid`: false once its
+    /// lease lapsed or another coordinator took `gtid` over, and the
+    /// coordinator then stops calling its participants. Writes are fenced
+    /// by the log regardless; this only saves calls. The default is true.
+    fn owns(&self, gtid: GlobalTxId) -> bool {
+        let _ = gtid;
+        true
+    }
 }
 
 /// One change to the coordinator's state.
