@@ -267,6 +267,9 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A database behind the store failed: a write may or may not have happened.
+    #[error("the shadow store's database failed")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Other writers kept changing the shadow between this write's read
     /// and its compare-and-set.
     #[error("shadow {id} changed under {attempts} attempts to write it")]

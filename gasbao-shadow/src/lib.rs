@@ -182,6 +182,9 @@ mod journal_store;
 mod json;
 mod metadata;
 mod names;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod queue;
 mod replay;
 mod request;

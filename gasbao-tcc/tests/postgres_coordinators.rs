@@ -28,7 +28,7 @@ const ACCOUNTS: u64 = 40;
 /// Each account can pay for 30 charges of 1.00 yuan: later ones are refused and cancelled.
 const OPENING_FEN: i64 = 3_000;
 const OPENING_M3: u64 = 1_000;
-const LEASE: Duration = Duration::from_secs(1);
+const LEASE: Duration = Duration::from_secs(2);
 const WORKERS: usize = 8;
 
 fn tickets() -> i64 {
@@ -366,7 +366,10 @@ fn three_coordinators_survive_a_kill_and_a_freeze() {
         );
     }
     assert_eq!(field(&survivor, "fenced"), 0, "{survivor}");
-    assert!(resumed.contains("lapsed=true"), "the frozen coordinator did not notice its lease lapsed: {resumed}");
+    assert!(
+        resumed.contains("lapsed=true"),
+        "the frozen coordinator did not notice its lease lapsed: {resumed}"
+    );
     let stale_refused = field(&resumed, "fenced");
     assert!(
         stale_refused > 0,

@@ -56,7 +56,8 @@ impl PgLogOptions {
 ///   write refused by it returns [`LogError::NotOwner`] and is counted
 ///   ([`fenced_writes`](Self::fenced_writes)).
 /// - **Leases.** A coordinator holds a lease on its id, renewed by a
-///   background task every third of [`PgLogOptions::lease`]. Expiry is
+///   background task every third of [`PgLogOptions::lease`] on a pool
+///   connection it keeps for itself. Expiry is
 ///   judged by the database's clock. A lease that lapsed is never renewed:
 ///   the process stops acting (its [`owns`](CoordinatorLog::owns) answers
 ///   false, new transactions are refused) and must open the log again.
@@ -123,7 +124,7 @@ impl PgCoordinatorLog {
             lapsed: AtomicBool::new(false),
             fenced_writes: AtomicU64::new(0),
         });
-        let renewal = tokio::spawn(renew(Arc::downgrade(&shared)));
+        let renewal = tokio::spawn(renew(Arc::downgrade(&shared), Some(client)));
         Ok(PgCoordinatorLog { shared, renewal })
     }
 
@@ -166,8 +167,9 @@ impl fmt::Debug for PgCoordinatorLog {
     }
 }
 
-/// Renews the lease every third of it until it lapses or the log is dropped.
-async fn renew(shared: std::sync::Weak<Shared>) {
+/// Renews the lease every third of it until it lapses or the log is
+/// dropped, on a connection of its own so that it never queues behind work.
+async fn renew(shared: std::sync::Weak<Shared>, mut connection: Option<Object>) {
     loop {
         let Some(period) = shared.upgrade().map(|s| s.options.lease / 3) else {
             return;
@@ -181,29 +183,26 @@ async fn renew(shared: std::sync::Weak<Shared>) {
             shared.lapse();
             return;
         }
-        let renewed = match shared.pool.get().await {
-            Ok(client) => client
-                .execute(
-                    &shared.sql.renew,
-                    &[
-                        &coordinator_column(shared.id),
-                        &shared.generation,
-                        &lease_secs(shared.options.lease),
-                    ],
-                )
-                .await
-                .map(|rows| rows == 1),
+        if connection.as_ref().is_none_or(|client| client.is_closed()) {
             // Unreachable for now: try again while the lease lasts.
-            Err(_) => continue,
-        };
+            connection = shared.pool.get().await.ok();
+        }
+        let Some(client) = &connection else { continue };
+        let lease = lease_secs(shared.options.lease);
+        let renewed = client
+            .execute(
+                &shared.sql.renew,
+                &[&coordinator_column(shared.id), &shared.generation, &lease],
+            )
+            .await;
         match renewed {
-            Ok(true) => *shared.valid_until() = asked + shared.options.lease,
+            Ok(1) => *shared.valid_until() = asked + shared.options.lease,
             // Expired in the database: others may own our transactions now.
-            Ok(false) => {
+            Ok(_) => {
                 shared.lapse();
                 return;
             }
-            Err(_) => {}
+            Err(_) => connection = None,
         }
     }
 }
