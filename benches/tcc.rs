@@ -13,12 +13,17 @@
 //! - `in_memory/one_at_a_time`: the coordinator alone (memory log,
 //!   participants that answer at once), one transaction at a time: what the
 //!   coordinator costs beyond the disk.
+//! - `postgres/processes_{1,2,3}` (feature `postgres`, with `DATABASE_URL`):
+//!   1, 2 and 3 coordinator processes sharing a `PgCoordinatorLog`, both
+//!   participants `PgReservationLedger`s with their barriers in the same
+//!   database, 32 transactions in flight per process:
+//!   `DATABASE_URL=postgres://postgres@127.0.0.1/test cargo bench --bench tcc --features postgres`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use gasbao::core::journal::{Durability, FileStorage, Journal, JournalOptions};
 use gasbao::core::{Money, Volume};
 use gasbao::tcc::{
@@ -440,5 +445,45 @@ async fn settle_dtmrs(dtm: &Arc<Dtmrs>, count: u64) -> Duration {
     started.elapsed()
 }
 
-criterion_group!(benches, durable_throughput, in_memory_overhead);
-criterion_main!(benches);
+#[cfg(feature = "postgres")]
+#[path = "support/pg_coordinators.rs"]
+mod pg_coordinators;
+
+fn postgres_throughput(c: &mut Criterion) {
+    #[cfg(feature = "postgres")]
+    {
+        let Ok(url) = std::env::var("DATABASE_URL") else {
+            eprintln!("tcc/postgres skipped: it needs PostgreSQL; set DATABASE_URL");
+            return;
+        };
+        let runtime = runtime();
+        let mut database = pg_coordinators::Database::open(&runtime, &url);
+        let mut group = c.benchmark_group("tcc/postgres");
+        group
+            .throughput(Throughput::Elements(1))
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(10));
+        for processes in 1..=3 {
+            let mut coordinators = database.coordinators(processes);
+            group.bench_function(format!("processes_{processes}"), |b| {
+                b.iter_custom(|iters| pg_coordinators::settle(&mut coordinators, iters))
+            });
+        }
+        group.finish();
+        database.close(&runtime);
+    }
+    #[cfg(not(feature = "postgres"))]
+    let _ = c;
+}
+
+criterion_group!(benches, durable_throughput, in_memory_overhead, postgres_throughput);
+
+fn main() {
+    // The postgres cases start this binary again as coordinator processes.
+    #[cfg(feature = "postgres")]
+    if pg_coordinators::run_if_child() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

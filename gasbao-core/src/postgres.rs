@@ -21,8 +21,8 @@
 use std::fmt;
 
 pub use deadpool_postgres;
-pub use tokio_postgres;
 use thiserror::Error;
+pub use tokio_postgres;
 
 /// A connection pool for `url` (`postgres://user@host/database`, or the
 /// `key=value` form) of at most `max_size` connections, without TLS: for
@@ -224,7 +224,10 @@ pub async fn migrate(
     let mut applied: u32 = 0;
     for migration in migrations.iter().filter(|m| m.version > found) {
         let statements = format!("SET LOCAL search_path TO {schema}; {}", migration.sql);
-        transaction.batch_execute(&statements).await.map_err(database(migration.version))?;
+        transaction
+            .batch_execute(&statements)
+            .await
+            .map_err(database(migration.version))?;
         transaction
             .execute(
                 &format!("INSERT INTO {schema}.gasbao_migrations (component, version, name) VALUES ($1, $2, $3)"),
@@ -258,10 +261,20 @@ impl ScratchSchema {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let stem: String = test
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(32)
             .collect();
-        let name = format!("t_{stem}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "t_{stem}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let name = SchemaName(name);
         client
             .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"))
@@ -281,7 +294,9 @@ impl ScratchSchema {
     ///
     /// What the database says if it cannot be dropped.
     pub async fn drop_with(self, client: &tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
-        client.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name)).await
+        client
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .await
     }
 }
 

@@ -654,18 +654,12 @@ impl Inner {
         let phase = decision.phase();
         let mut deliveries = Parallel::new();
         for (branch, _) in settled.iter().enumerate().filter(|(_, settled)| !**settled) {
-            deliveries.push(Box::pin(self.deliver(&record, branch, phase)));
+            deliveries.push(Box::pin(self.deliver_and_record(&record, branch, phase)));
         }
         let mut parked = None;
         while let Some((_, delivery)) = deliveries.next().await {
-            match delivery {
-                Delivery::Settled(branch) => {
-                    // Not synced: a lost acknowledgement only means one more delivery.
-                    self.log.write(&[LogEntry::Settled { gtid, branch }], false).await?;
-                    if let Some(tx) = self.live().get_mut(&gtid) {
-                        tx.settled[usize::from(branch.0)] = true;
-                    }
-                }
+            match delivery? {
+                Delivery::Settled(_) => {}
                 Delivery::Parked(parking) => {
                     parked.get_or_insert(parking);
                 }
@@ -697,6 +691,28 @@ impl Inner {
             Decision::Confirm => Outcome::Confirmed,
             Decision::Cancel(reason) => Outcome::Cancelled(reason),
         })
+    }
+
+    /// Delivers `phase` to one branch and logs it settled. The log write is
+    /// part of the branch's own future, so that while it waits (for a pooled
+    /// connection, say) the other branches' calls are still polled: awaited
+    /// beside them, it could hold up a call that holds what it waits for.
+    async fn deliver_and_record(
+        &self,
+        record: &TransactionRecord,
+        branch: usize,
+        phase: Phase,
+    ) -> Result<Delivery, LogError> {
+        let delivery = self.deliver(record, branch, phase).await;
+        if let Delivery::Settled(branch) = delivery {
+            let gtid = record.gtid;
+            // Not synced: a lost acknowledgement only means one more delivery.
+            self.log.write(&[LogEntry::Settled { gtid, branch }], false).await?;
+            if let Some(tx) = self.live().get_mut(&gtid) {
+                tx.settled[usize::from(branch.0)] = true;
+            }
+        }
+        Ok(delivery)
     }
 
     /// Calls one branch with `phase` until it succeeds or the budget runs out.
