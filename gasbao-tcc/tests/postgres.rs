@@ -143,7 +143,7 @@ async fn the_barrier_table_follows_the_barrier_rules() {
     for (index, (branch, phase, now, want)) in cases.into_iter().enumerate() {
         let transaction = client.transaction().await.expect("begins");
         let got = barrier
-            .admit(&*transaction, phase, key(1, branch), deadline, now)
+            .admit(&transaction, phase, key(1, branch), deadline, now)
             .await
             .expect("admits");
         transaction.commit().await.expect("commits");
@@ -153,7 +153,7 @@ async fn the_barrier_table_follows_the_barrier_rules() {
     let transaction = client.transaction().await.expect("begins");
     let other = Timestamp::from_unix_millis(200_000);
     let got = barrier
-        .admit(&*transaction, Phase::Confirm, key(1, 5), other, before)
+        .admit(&transaction, Phase::Confirm, key(1, 5), other, before)
         .await
         .expect("admits");
     assert_eq!(
@@ -168,20 +168,17 @@ async fn the_barrier_table_follows_the_barrier_rules() {
     let transaction = client.transaction().await.expect("begins");
     assert_eq!(
         barrier
-            .admit(&*transaction, Phase::Try, key(2, 0), deadline, before)
+            .admit(&transaction, Phase::Try, key(2, 0), deadline, before)
             .await
             .expect("admits"),
         Admission::Apply
     );
     transaction.commit().await.expect("commits");
     let within_grace = Timestamp::from_unix_millis(100_000 + 59_000);
-    assert_eq!(
-        barrier.remove_settled(&**client, within_grace).await.expect("removes"),
-        0
-    );
+    assert_eq!(barrier.remove_settled(&client, within_grace).await.expect("removes"), 0);
     let past_grace = Timestamp::from_unix_millis(100_000 + 61_000);
     // Branches 1 (confirmed), 2 and 3 (fenced), 5 (cancelled).
-    assert_eq!(barrier.remove_settled(&**client, past_grace).await.expect("removes"), 4);
+    assert_eq!(barrier.remove_settled(&client, past_grace).await.expect("removes"), 4);
     drop(client);
     db.close().await;
 }
@@ -202,7 +199,7 @@ async fn two_first_calls_for_one_branch_cannot_both_record_it() {
     let try_call = first.transaction().await.expect("begins");
     assert_eq!(
         barrier
-            .admit(&*try_call, Phase::Try, key(9, 0), FAR, now)
+            .admit(&try_call, Phase::Try, key(9, 0), FAR, now)
             .await
             .expect("admits"),
         Admission::Apply
@@ -212,7 +209,7 @@ async fn two_first_calls_for_one_branch_cannot_both_record_it() {
         async move {
             let mut second = second;
             let cancel = second.transaction().await.expect("begins");
-            barrier.admit(&*cancel, Phase::Cancel, key(9, 0), FAR, now).await
+            barrier.admit(&cancel, Phase::Cancel, key(9, 0), FAR, now).await
         }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -227,7 +224,7 @@ async fn two_first_calls_for_one_branch_cannot_both_record_it() {
     let cancel = second.transaction().await.expect("begins");
     assert_eq!(
         barrier
-            .admit(&*cancel, Phase::Cancel, key(9, 0), FAR, now)
+            .admit(&cancel, Phase::Cancel, key(9, 0), FAR, now)
             .await
             .expect("admits"),
         Admission::Apply

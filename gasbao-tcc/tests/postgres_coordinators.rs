@@ -29,7 +29,7 @@ const ACCOUNTS: u64 = 40;
 const OPENING_FEN: i64 = 3_000;
 const OPENING_M3: u64 = 1_000;
 const LEASE: Duration = Duration::from_secs(2);
-const WORKERS: usize = 8;
+const WORKERS: usize = 16;
 
 fn tickets() -> i64 {
     std::env::var("GASBAO_PG_TICKETS")

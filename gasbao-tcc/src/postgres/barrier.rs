@@ -3,7 +3,8 @@
 use std::fmt;
 
 use gasbao_core::postgres::SchemaName;
-use gasbao_core::postgres::tokio_postgres::{self, GenericClient};
+use gasbao_core::postgres::deadpool_postgres::GenericClient;
+use gasbao_core::postgres::tokio_postgres;
 use thiserror::Error;
 
 use crate::barrier::{Admission, Barrier, BarrierRecord, BarrierState};
@@ -96,7 +97,10 @@ impl PgBarrier {
     ) -> Result<Admission, PgBarrierError> {
         let (coordinator, number, branch) = key_columns(key);
         let row = transaction
-            .query_opt(&self.load, &[&coordinator, &number, &branch])
+            .query_opt(
+                &transaction.prepare_cached(&self.load).await?,
+                &[&coordinator, &number, &branch],
+            )
             .await?;
         let recorded = match row {
             Some(row) => {
@@ -114,12 +118,18 @@ impl PgBarrier {
         let state = state_column(next);
         if recorded.is_some() {
             transaction
-                .execute(&self.update, &[&coordinator, &number, &branch, &state])
+                .execute(
+                    &transaction.prepare_cached(&self.update).await?,
+                    &[&coordinator, &number, &branch, &state],
+                )
                 .await?;
         } else {
             let deadline = deadline.unix_millis().cast_signed();
             let inserted = transaction
-                .execute(&self.insert, &[&coordinator, &number, &branch, &state, &deadline])
+                .execute(
+                    &transaction.prepare_cached(&self.insert).await?,
+                    &[&coordinator, &number, &branch, &state, &deadline],
+                )
                 .await?;
             if inserted == 0 {
                 return Err(PgBarrierError::Concurrent { key });
@@ -137,7 +147,9 @@ impl PgBarrier {
     pub async fn remove_settled(&self, client: &impl GenericClient, now: Timestamp) -> Result<u64, PgBarrierError> {
         let grace = u64::try_from(self.barrier.grace().as_millis()).unwrap_or(u64::MAX);
         let before = now.unix_millis().saturating_sub(grace).cast_signed();
-        Ok(client.execute(&self.remove, &[&before]).await?)
+        Ok(client
+            .execute(&client.prepare_cached(&self.remove).await?, &[&before])
+            .await?)
     }
 }
 

@@ -184,7 +184,7 @@ impl<Q: Quantity> PgReservationLedger<Q> {
     /// [`PgError`] if the database fails.
     pub async fn remove_settled_barriers(&self) -> Result<u64, PgError> {
         let client = self.pool.get().await?;
-        Ok(self.barrier.remove_settled(&**client, self.env.now()).await?)
+        Ok(self.barrier.remove_settled(&client, self.env.now()).await?)
     }
 
     async fn call(&self, phase: Phase, call: BranchCall<'_, Reservation<Q>>) -> CallOutcome {
@@ -209,7 +209,7 @@ impl<Q: Quantity> PgReservationLedger<Q> {
         let transaction = client.transaction().await?;
         let admission = self
             .barrier
-            .admit(&*transaction, phase, call.key(), call.deadline, self.env.now())
+            .admit(&transaction, phase, call.key(), call.deadline, self.env.now())
             .await?;
         let outcome = match admission {
             Admission::Apply => {
@@ -219,7 +219,10 @@ impl<Q: Quantity> PgReservationLedger<Q> {
                 let change = match phase {
                     Phase::Try => {
                         let rows = transaction
-                            .execute(&self.sql.reserve, &[&self.name, &account, &amount.decimal()])
+                            .execute(
+                                &transaction.prepare_cached(&self.sql.reserve).await?,
+                                &[&self.name, &account, &amount.decimal()],
+                            )
                             .await?;
                         if rows == 0 {
                             // Rolled back, barrier record included: nothing was reserved.
@@ -230,7 +233,7 @@ impl<Q: Quantity> PgReservationLedger<Q> {
                         }
                         transaction
                             .execute(
-                                &self.sql.hold,
+                                &transaction.prepare_cached(&self.sql.hold).await?,
                                 &[&coordinator, &number, &branch, &self.name, &account, &amount.decimal()],
                             )
                             .await?;
@@ -240,7 +243,9 @@ impl<Q: Quantity> PgReservationLedger<Q> {
                     Phase::Cancel => Some(&self.sql.release),
                 };
                 if let Some(change) = change {
-                    let hold = transaction.query_opt(&self.sql.take_hold, &key).await?;
+                    let hold = transaction
+                        .query_opt(&transaction.prepare_cached(&self.sql.take_hold).await?, &key)
+                        .await?;
                     let held = hold.map(|row| (row.get::<_, i64>(0), row.get::<_, Decimal>(1)));
                     if held != Some((account, amount.decimal())) {
                         // Rolled back: the Try's reservation stays as it was.
@@ -255,7 +260,10 @@ impl<Q: Quantity> PgReservationLedger<Q> {
                         }));
                     }
                     transaction
-                        .execute(change, &[&self.name, &account, &amount.decimal()])
+                        .execute(
+                            &transaction.prepare_cached(change).await?,
+                            &[&self.name, &account, &amount.decimal()],
+                        )
                         .await?;
                 }
                 CallOutcome::Succeeded

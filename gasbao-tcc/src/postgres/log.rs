@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use gasbao_core::postgres::deadpool_postgres::{Object, Pool};
-use gasbao_core::postgres::tokio_postgres::{GenericClient, Row};
+use gasbao_core::postgres::deadpool_postgres::{GenericClient, Object, Pool};
+use gasbao_core::postgres::tokio_postgres::Row;
 use gasbao_core::postgres::{SchemaName, migrate};
 
 use super::{COORDINATOR_MIGRATIONS, PgError};
@@ -108,7 +108,10 @@ impl PgCoordinatorLog {
         let sql = Statements::new(schema);
         let asked = Instant::now();
         let row = client
-            .query_opt(&sql.acquire, &[&coordinator_column(id), &lease_secs(options.lease)])
+            .query_opt(
+                &client.prepare_cached(&sql.acquire).await?,
+                &[&coordinator_column(id), &lease_secs(options.lease)],
+            )
             .await?;
         let Some(row) = row else {
             return Err(PgError::CoordinatorInUse { coordinator: id });
@@ -189,12 +192,14 @@ async fn renew(shared: std::sync::Weak<Shared>, mut connection: Option<Object>) 
         }
         let Some(client) = &connection else { continue };
         let lease = lease_secs(shared.options.lease);
-        let renewed = client
-            .execute(
-                &shared.sql.renew,
-                &[&coordinator_column(shared.id), &shared.generation, &lease],
-            )
-            .await;
+        let renewed = match client.prepare_cached(&shared.sql.renew).await {
+            Ok(renew) => {
+                client
+                    .execute(&renew, &[&coordinator_column(shared.id), &shared.generation, &lease])
+                    .await
+            }
+            Err(error) => Err(error),
+        };
         match renewed {
             Ok(1) => *shared.valid_until() = asked + shared.options.lease,
             // Expired in the database: others may own our transactions now.
@@ -250,7 +255,7 @@ impl Shared {
                 let settled = vec![false; record.branches.len()];
                 let rows = client
                     .execute(
-                        &sql.begin,
+                        &client.prepare_cached(&sql.begin).await.map_err(db)?,
                         &[
                             &coordinator_column(gtid.coordinator),
                             &number_column(gtid)?,
@@ -274,7 +279,7 @@ impl Shared {
                 let phase = phase_column(decision);
                 let row = client
                     .query_opt(
-                        &sql.decide,
+                        &client.prepare_cached(&sql.decide).await.map_err(db)?,
                         &[
                             &coordinator_column(gtid.coordinator),
                             &number_column(*gtid)?,
@@ -301,7 +306,7 @@ impl Shared {
                 let index = i32::from(branch.0) + 1;
                 let rows = client
                     .execute(
-                        &sql.settle,
+                        &client.prepare_cached(&sql.settle).await.map_err(db)?,
                         &[
                             &coordinator_column(gtid.coordinator),
                             &number_column(*gtid)?,
@@ -318,7 +323,7 @@ impl Shared {
                 encode_parking(&mut encoded, parking);
                 let rows = client
                     .execute(
-                        &sql.park,
+                        &client.prepare_cached(&sql.park).await.map_err(db)?,
                         &[
                             &coordinator_column(gtid.coordinator),
                             &number_column(*gtid)?,
@@ -334,7 +339,7 @@ impl Shared {
                 let all_settled = !matches!(resolution, Resolution::RetryNow);
                 let rows = client
                     .execute(
-                        &sql.resolve,
+                        &client.prepare_cached(&sql.resolve).await.map_err(db)?,
                         &[
                             &coordinator_column(gtid.coordinator),
                             &number_column(*gtid)?,
@@ -349,7 +354,7 @@ impl Shared {
             LogEntry::Finished { gtid } => {
                 let rows = client
                     .execute(
-                        &sql.finish,
+                        &client.prepare_cached(&sql.finish).await.map_err(db)?,
                         &[
                             &coordinator_column(gtid.coordinator),
                             &number_column(*gtid)?,
@@ -374,12 +379,12 @@ impl Shared {
     async fn write(&self, entries: &[LogEntry]) -> Result<(), LogError> {
         let mut client = self.client().await?;
         if let [entry] = entries {
-            return self.write_entry(&**client, entry).await;
+            return self.write_entry(&client, entry).await;
         }
         let db = |error| database(PgError::Database(error));
         let transaction = client.transaction().await.map_err(db)?;
         for entry in entries {
-            self.write_entry(&*transaction, entry).await?;
+            self.write_entry(&transaction, entry).await?;
         }
         transaction.commit().await.map_err(db)
     }
@@ -394,7 +399,7 @@ impl Shared {
         loop {
             let rows = client
                 .query(
-                    &self.sql.claim,
+                    &client.prepare_cached(&self.sql.claim).await.map_err(db)?,
                     &[&coordinator_column(self.id), &self.generation, &own, &batch],
                 )
                 .await
