@@ -107,7 +107,9 @@
 //! - **Cloud side** ([`ShadowService`]): AWS's get, update and delete, replay
 //!   and conflict resolution over a [`ShadowStore`], a compare-and-set
 //!   store trait; [`JournalStore`] keeps shadows in a gasbao-core journal
-//!   with an in-memory index rebuilt on open, [`MemoryStore`] in memory.
+//!   with an in-memory index rebuilt on open, [`MemoryStore`] in memory,
+//!   and `postgres::PgShadowStore` (feature `postgres`) in a PostgreSQL
+//!   table shared by many API nodes.
 //!
 //! # Guarantees
 //!
@@ -132,6 +134,9 @@
 //!   one `fdatasync` each, serialized: fine for one gateway or a test
 //!   service, not for a fleet's cloud (that is what the PostgreSQL store
 //!   is for).
+//! - `postgres::PgShadowStore` blocks its caller on the tokio runtime it was
+//!   opened on (the store trait is synchronous): call the service from a
+//!   thread of your own or `spawn_blocking`.
 //! - Desired-field rules apply to their exact path; merge policies to the
 //!   path and everything under it.
 //! - Authentication, authorization and the 429 in-flight limit belong to the
@@ -158,6 +163,7 @@
 //!   [`Transition`].
 //! - Cloud: [`ShadowService`], [`UpdateReply`], [`ShadowStore`],
 //!   [`StoredShadow`], [`JournalStore`], [`MemoryStore`].
+//! - With feature `postgres`: `postgres::PgShadowStore`, its migrations.
 //! - With feature `tracing`: events for queue and store recovery, store
 //!   snapshots, replays (with a warning per refused entry and per field
 //!   left in conflict), lost compare-and-set races and sync transitions.

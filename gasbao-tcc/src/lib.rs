@@ -88,8 +88,8 @@
 //! properties are checked by a deterministic simulation of crashes and
 //! network faults (`tests/simulation.rs`; see the README).
 //!
-//! Known limits: one coordinator per log (the journal's writer lock
-//! enforces it for [`JournalLog`]); the deadline is checked against each
+//! Known limits: one coordinator per embedded log (the journal's writer
+//! lock enforces it for [`JournalLog`]; several share a `postgres::PgCoordinatorLog`); the deadline is checked against each
 //! participant's own clock, so barrier grace periods must exceed clock
 //! skew; a Try in flight when the coordinator crashes may hold its
 //! reservation until recovery cancels it.
@@ -120,6 +120,10 @@
 //!   randomness from the host; no async runtime is required.
 //! - `simulation` (feature `simulation`): a seeded executor with a
 //!   simulated clock, for deterministic tests.
+//! - `postgres` (feature `postgres`): a coordinator log shared by several
+//!   coordinator processes (leases, fencing tokens, takeover with
+//!   [`Coordinator::take_over`]), the barrier in a participant's SQL
+//!   transaction, and the reference ledger on PostgreSQL.
 //! - [`GlobalTxId`], [`CoordinatorId`], [`BranchId`], [`BranchKey`], [`Timestamp`].
 //! - Errors: [`RunError`], [`OpenError`], [`ResolveError`], [`BranchError`],
 //!   [`RegisterError`], [`LogError`], [`RequestDecodeError`],

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use gasbao_core::postgres::deadpool_postgres::{GenericClient, Object, Pool};
 use gasbao_core::postgres::tokio_postgres::Row;
+use gasbao_core::postgres::tokio_postgres::types::ToSql;
 use gasbao_core::postgres::{SchemaName, migrate};
 
 use super::{COORDINATOR_MIGRATIONS, PgError};
@@ -16,7 +17,7 @@ use crate::codec::{encode_parking, encode_record};
 use crate::env::BoxFuture;
 use crate::error::LogError;
 use crate::ids::{CoordinatorId, GlobalTxId};
-use crate::log::{CoordinatorLog, Decision, LiveTransaction, LogEntry, RecoveredLog, Resolution};
+use crate::log::{CoordinatorLog, Decision, LiveTransaction, LogEntry, RecoveredLog, Resolution, TransactionRecord};
 
 /// Settings of a [`PgCoordinatorLog`].
 #[derive(Debug, Clone, Copy)]
@@ -245,135 +246,98 @@ impl Shared {
 
     /// One entry, as one statement on `client`.
     async fn write_entry(&self, client: &impl GenericClient, entry: &LogEntry) -> Result<(), LogError> {
-        let sql = &self.sql;
         let db = |error| database(PgError::Database(error));
-        let (gtid, rows) = match entry {
-            LogEntry::Began(record) => {
-                let gtid = record.gtid;
-                let mut encoded = Encoder::default();
-                encode_record(&mut encoded, record);
-                let settled = vec![false; record.branches.len()];
-                let rows = client
-                    .execute(
-                        &client.prepare_cached(&sql.begin).await.map_err(db)?,
-                        &[
-                            &coordinator_column(gtid.coordinator),
-                            &number_column(gtid)?,
-                            &coordinator_column(self.id),
-                            &encoded.bytes,
-                            &settled,
-                            &self.generation,
-                        ],
-                    )
-                    .await
-                    .map_err(db)?;
-                if rows == 1 {
-                    self.held().insert(gtid, 1);
-                    return Ok(());
-                }
-                (gtid, rows)
-            }
-            LogEntry::Decided { gtid, decision } => {
-                let mut encoded = Encoder::default();
-                encode_decision(&mut encoded, decision);
-                let phase = phase_column(decision);
-                let row = client
-                    .query_opt(
-                        &client.prepare_cached(&sql.decide).await.map_err(db)?,
-                        &[
-                            &coordinator_column(gtid.coordinator),
-                            &number_column(*gtid)?,
-                            &self.epoch(*gtid)?,
-                            &encoded.bytes,
-                            &phase,
-                        ],
-                    )
-                    .await
-                    .map_err(db)?;
-                if let Some(row) = row {
-                    let recorded: i8 = row.get(0);
-                    if recorded != phase {
-                        return Err(LogError::Inconsistent {
-                            gtid: *gtid,
-                            problem: "decided twice, differently",
-                        });
-                    }
-                    return Ok(());
-                }
-                (*gtid, 0)
-            }
-            LogEntry::Settled { gtid, branch } => {
-                let index = i32::from(branch.0) + 1;
-                let rows = client
-                    .execute(
-                        &client.prepare_cached(&sql.settle).await.map_err(db)?,
-                        &[
-                            &coordinator_column(gtid.coordinator),
-                            &number_column(*gtid)?,
-                            &self.epoch(*gtid)?,
-                            &index,
-                        ],
-                    )
-                    .await
-                    .map_err(db)?;
-                (*gtid, rows)
-            }
+        // Every entry but Began changes a transaction this coordinator owns,
+        // fenced by its epoch: the statement's fourth parameter is the change.
+        let (gtid, sql, change): (GlobalTxId, &str, Box<dyn ToSql + Sync + Send>) = match entry {
+            LogEntry::Began(record) => return self.begin(client, record).await,
+            LogEntry::Decided { gtid, decision } => return self.decide(client, *gtid, decision).await,
+            LogEntry::Settled { gtid, branch } => (*gtid, &self.sql.settle, Box::new(i32::from(branch.0) + 1)),
             LogEntry::Parked { gtid, parking } => {
                 let mut encoded = Encoder::default();
                 encode_parking(&mut encoded, parking);
-                let rows = client
-                    .execute(
-                        &client.prepare_cached(&sql.park).await.map_err(db)?,
-                        &[
-                            &coordinator_column(gtid.coordinator),
-                            &number_column(*gtid)?,
-                            &self.epoch(*gtid)?,
-                            &encoded.bytes,
-                        ],
-                    )
-                    .await
-                    .map_err(db)?;
-                (*gtid, rows)
+                (*gtid, &self.sql.park, Box::new(encoded.bytes))
             }
             LogEntry::Resolved { gtid, resolution, .. } => {
                 let all_settled = !matches!(resolution, Resolution::RetryNow);
-                let rows = client
-                    .execute(
-                        &client.prepare_cached(&sql.resolve).await.map_err(db)?,
-                        &[
-                            &coordinator_column(gtid.coordinator),
-                            &number_column(*gtid)?,
-                            &self.epoch(*gtid)?,
-                            &all_settled,
-                        ],
-                    )
-                    .await
-                    .map_err(db)?;
-                (*gtid, rows)
+                (*gtid, &self.sql.resolve, Box::new(all_settled))
             }
-            LogEntry::Finished { gtid } => {
-                let rows = client
-                    .execute(
-                        &client.prepare_cached(&sql.finish).await.map_err(db)?,
-                        &[
-                            &coordinator_column(gtid.coordinator),
-                            &number_column(*gtid)?,
-                            &self.epoch(*gtid)?,
-                        ],
-                    )
-                    .await
-                    .map_err(db)?;
-                if rows == 1 {
-                    self.held().remove(gtid);
-                    return Ok(());
-                }
-                (*gtid, rows)
-            }
+            LogEntry::Finished { gtid } => (*gtid, &self.sql.finish, Box::new(true)),
         };
-        match rows {
-            1 => Ok(()),
-            _ => Err(self.fenced(gtid)),
+        let statement = client.prepare_cached(sql).await.map_err(db)?;
+        let key = (
+            coordinator_column(gtid.coordinator),
+            number_column(gtid)?,
+            self.epoch(gtid)?,
+        );
+        let rows = client
+            .execute(&statement, &[&key.0, &key.1, &key.2, &*change])
+            .await
+            .map_err(db)?;
+        if rows != 1 {
+            return Err(self.fenced(gtid));
         }
+        if matches!(entry, LogEntry::Finished { .. }) {
+            self.held().remove(&gtid);
+        }
+        Ok(())
+    }
+
+    /// Inserts a transaction owned by this coordinator, while its lease holds.
+    async fn begin(&self, client: &impl GenericClient, record: &TransactionRecord) -> Result<(), LogError> {
+        let db = |error| database(PgError::Database(error));
+        let gtid = record.gtid;
+        let mut encoded = Encoder::default();
+        encode_record(&mut encoded, record);
+        let settled = vec![false; record.branches.len()];
+        let statement = client.prepare_cached(&self.sql.begin).await.map_err(db)?;
+        let rows = client
+            .execute(
+                &statement,
+                &[
+                    &coordinator_column(gtid.coordinator),
+                    &number_column(gtid)?,
+                    &coordinator_column(self.id),
+                    &encoded.bytes,
+                    &settled,
+                    &self.generation,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        if rows != 1 {
+            return Err(self.fenced(gtid));
+        }
+        self.held().insert(gtid, 1);
+        Ok(())
+    }
+
+    /// Records the decision unless one was recorded; a different one is refused.
+    async fn decide(&self, client: &impl GenericClient, gtid: GlobalTxId, decision: &Decision) -> Result<(), LogError> {
+        let db = |error| database(PgError::Database(error));
+        let mut encoded = Encoder::default();
+        encode_decision(&mut encoded, decision);
+        let phase = phase_column(decision);
+        let statement = client.prepare_cached(&self.sql.decide).await.map_err(db)?;
+        let key = (
+            coordinator_column(gtid.coordinator),
+            number_column(gtid)?,
+            self.epoch(gtid)?,
+        );
+        let row = client
+            .query_opt(&statement, &[&key.0, &key.1, &key.2, &encoded.bytes, &phase])
+            .await
+            .map_err(db)?;
+        let Some(row) = row else {
+            return Err(self.fenced(gtid));
+        };
+        if row.get::<_, i8>(0) != phase {
+            return Err(LogError::Inconsistent {
+                gtid,
+                problem: "decided twice, differently",
+            });
+        }
+        Ok(())
     }
 
     async fn write(&self, entries: &[LogEntry]) -> Result<(), LogError> {
@@ -582,7 +546,7 @@ impl Statements {
                  settled = CASE WHEN $4 THEN array_fill(true, ARRAY[cardinality(settled)]) ELSE settled END
                  WHERE {key} AND decision IS NOT NULL"
             ),
-            finish: format!("UPDATE {transactions} SET finished = true WHERE {key} AND decision IS NOT NULL"),
+            finish: format!("UPDATE {transactions} SET finished = $4 WHERE {key} AND decision IS NOT NULL"),
             claim: format!(
                 "WITH due AS (
                      SELECT t.coordinator, t.number FROM {transactions} t
