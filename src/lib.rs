@@ -6,12 +6,18 @@
 //! | feature | module | crate |
 //! |---|---|---|
 //! | `core` (default) | [`core`] | `gasbao-core`: money, volume, tariffs, PTZ correction |
+//! | `journal` | `core::journal` | `gasbao-core`'s crash-safe journal: CRC32C frames, SM3 hash chain, SM2-signed checkpoints |
 //! | `pricing` (default) | [`pricing`] | `gasbao-pricing`: multi-source pricing, blending, audited quotes |
-//! | `policy` (default) | [`policy`] | `gasbao-policy`: Rego subsidy decisions, hot reload, decision logs (to the core journal with `core`) |
 //! | `ringbuf` (default) | [`ringbuf`] | `gasbao-ringbuf`: lock-free ring buffers for meter data |
-//! | `tcc` (default) | [`tcc`] | `gasbao-tcc`: Try-Confirm-Cancel settlement with a barrier, crash recovery and parking |
-//! | `shadow` (default) | [`shadow`] | `gasbao-shadow`: AWS-compatible device shadows, offline queue, per-field sync |
+//! | `policy` | `policy` | `gasbao-policy`: Rego subsidy decisions on regorus, hot reload, decision logs (to the journal with `journal`) |
+//! | `tcc` | `tcc` | `gasbao-tcc`: Try-Confirm-Cancel settlement with a barrier, crash recovery and parking |
+//! | `shadow` | `shadow` | `gasbao-shadow`: AWS-compatible device shadows, offline queue, per-field sync |
+//! | `full` | | all of the above |
+//! | `postgres` | | the PostgreSQL backends of `tcc` and `shadow` (tokio, tokio-postgres, deadpool) |
 //! | `tracing` | | spans and events from every selected crate, through the `tracing` facade (journal recovery and group commits, bundle and configuration reloads, settlement, replays) |
+//!
+//! The defaults are the light crates: `policy` brings the regorus engine,
+//! `journal`, `tcc` and `shadow` the SM2/SM3 crypto, `postgres` tokio.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
