@@ -162,6 +162,9 @@ struct Inner {
     live: Mutex<BTreeMap<GlobalTxId, LiveTransaction>>,
     /// Found unfinished at open, for [`Coordinator::recover`].
     to_recover: Mutex<Vec<GlobalTxId>>,
+    /// Taken over, but their presumed-abort decisions could not be logged
+    /// yet: the log says they are this coordinator's, so it must retry.
+    unadopted: Mutex<Vec<LiveTransaction>>,
     finished_since_compaction: AtomicU64,
 }
 
@@ -222,6 +225,7 @@ impl Coordinator {
                 last_number: AtomicU64::new(last_number),
                 live: Mutex::new(BTreeMap::new()),
                 to_recover: Mutex::new(Vec::new()),
+                unadopted: Mutex::new(Vec::new()),
                 finished_since_compaction: AtomicU64::new(0),
             }),
         };
@@ -249,18 +253,33 @@ impl Coordinator {
     /// # Errors
     ///
     /// [`LogError`] if the log could not be asked, or the presumed-abort
-    /// decisions could not be logged (the claims then lapse and another
-    /// coordinator takes them over). A claimed transaction with a branch at
+    /// decisions could not be logged; what was claimed is kept and adopted
+    /// by the next call. A claimed transaction with a branch at
     /// a participant not registered here is reported as
     /// [`LogError::Inconsistent`] in its place in the list and left to an
     /// operator: every coordinator sharing a log registers the same
     /// participants.
     pub async fn take_over(&self) -> Result<Vec<(GlobalTxId, Result<Outcome, LogError>)>, LogError> {
-        let claimed = self.inner.log.take_over().await?;
+        let inner = &self.inner;
+        let mut claimed = std::mem::take(&mut *inner.unadopted.lock().unwrap_or_else(PoisonError::into_inner));
+        match inner.log.take_over().await {
+            Ok(more) => claimed.extend(more),
+            Err(error) => {
+                *inner.unadopted.lock().unwrap_or_else(PoisonError::into_inner) = claimed;
+                return Err(error);
+            }
+        }
         let (known, unknown): (Vec<_>, Vec<_>) = claimed
             .into_iter()
-            .partition(|tx| unknown_participant(&self.inner.participants, [tx]).is_none());
-        let pending = self.inner.adopt(known).await?;
+            .partition(|tx| unknown_participant(&inner.participants, [tx]).is_none());
+        let pending = match inner.adopt(known.clone()).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                // Ours in the log now: adopt them at the next call.
+                *inner.unadopted.lock().unwrap_or_else(PoisonError::into_inner) = known;
+                return Err(error);
+            }
+        };
         let mut outcomes = self.inner.deliver_all(pending).await;
         outcomes.extend(unknown.into_iter().map(|tx| {
             let gtid = tx.record.gtid;
