@@ -527,16 +527,7 @@ async fn connections_cut_mid_transaction_give_unknown_outcomes_that_retries_sett
     };
     let url = test_database_url("severed").expect("checked above");
     let application = format!("gasbao_severed_{}", std::process::id());
-    let victim = {
-        let mut config = gasbao_core::postgres::deadpool_postgres::Config::new();
-        config.url = Some(format!("{url}?application_name={application}"));
-        config
-            .create_pool(
-                Some(gasbao_core::postgres::deadpool_postgres::Runtime::Tokio1),
-                gasbao_core::postgres::tokio_postgres::NoTls,
-            )
-            .expect("a pool")
-    };
+    let victim = pool(&format!("{url}?application_name={application}"), 16).expect("a pool");
     let env = Environment::system();
     let accounts = Arc::new(
         PgReservationLedger::<Money>::open(

@@ -15,7 +15,7 @@ use super::{COORDINATOR_MIGRATIONS, PgError};
 use crate::codec::{Decoder, Encoder, decode_decision, decode_parking, decode_record, encode_decision};
 use crate::codec::{encode_parking, encode_record};
 use crate::env::BoxFuture;
-use crate::error::LogError;
+use crate::error::{LogError, RecordDecodeError};
 use crate::ids::{CoordinatorId, GlobalTxId};
 use crate::log::{CoordinatorLog, Decision, LiveTransaction, LogEntry, RecoveredLog, Resolution, TransactionRecord};
 
@@ -467,33 +467,33 @@ fn live_transaction(row: &Row) -> Result<(LiveTransaction, i64), LogError> {
         number: u64::try_from(row.get::<_, i64>("number")).unwrap_or_default(),
     };
     let corrupt = |source| database(PgError::Corrupt { gtid, source });
-    let record: &[u8] = row.get("record");
-    let mut input = Decoder::new(record);
-    let record = decode_record(&mut input).map_err(corrupt)?;
-    input.finish().map_err(corrupt)?;
-    let decision = match row.get::<_, Option<&[u8]>>("decision") {
-        Some(bytes) => {
-            let mut input = Decoder::new(bytes);
-            let decision = decode_decision(&mut input).map_err(corrupt)?;
-            input.finish().map_err(corrupt)?;
-            Some(decision)
-        }
-        None => None,
-    };
-    let parked = match row.get::<_, Option<&[u8]>>("parked") {
-        Some(bytes) => {
-            let mut input = Decoder::new(bytes);
-            let parking = decode_parking(&mut input).map_err(corrupt)?;
-            input.finish().map_err(corrupt)?;
-            Some(parking)
-        }
-        None => None,
-    };
+    let record = decode_whole(row.get("record"), decode_record).map_err(corrupt)?;
+    let decision = row
+        .get::<_, Option<&[u8]>>("decision")
+        .map(|bytes| decode_whole(bytes, decode_decision));
+    let parked = row
+        .get::<_, Option<&[u8]>>("parked")
+        .map(|bytes| decode_whole(bytes, decode_parking));
+    let (decision, parked) = (
+        decision.transpose().map_err(corrupt)?,
+        parked.transpose().map_err(corrupt)?,
+    );
     let mut tx = LiveTransaction::new(Arc::new(record));
     tx.decision = decision;
     tx.settled = row.get("settled");
     tx.parked = parked;
     Ok((tx, row.get("epoch")))
+}
+
+/// `bytes` read by `decode`, with nothing left over.
+fn decode_whole<T>(
+    bytes: &[u8],
+    decode: impl FnOnce(&mut Decoder<'_>) -> Result<T, RecordDecodeError>,
+) -> Result<T, RecordDecodeError> {
+    let mut input = Decoder::new(bytes);
+    let value = decode(&mut input)?;
+    input.finish()?;
+    Ok(value)
 }
 
 /// The SQL, with this log's schema in every name.
