@@ -3,13 +3,20 @@
 //!
 //! - [`spsc`]: one producer, one consumer; wait-free
 //!   [`try_push`](spsc::Producer::try_push) and [`try_pop`](spsc::Consumer::try_pop),
-//!   waiting `push`/`pop` and `_timeout` variants, batch writes
-//!   ([`push_from`](spsc::Producer::push_from)) and reads
-//!   ([`drain`](spsc::Consumer::drain)) with one atomic store per batch.
+//!   waiting `push`/`pop` and `_timeout` variants, and batches with one
+//!   atomic store each, from an iterator ([`push_from`](spsc::Producer::push_from))
+//!   and through one ([`drain`](spsc::Consumer::drain)).
 //! - [`mpmc`]: a work queue; each item goes to exactly one of many consumers.
 //!   Non-blocking [`try_push`](mpmc::Producer::try_push) and
 //!   [`try_pop`](mpmc::Consumer::try_pop), waiting `push`/`pop` and
 //!   `_timeout` variants, and batches claimed with one compare-and-swap.
+//!
+//! Both queues take and give batches the same way:
+//! `try_push_batch(&mut Vec<T>)` moves what fits from the front of the
+//! `Vec` and leaves the rest, and `try_pop_batch(max, &mut Vec<T>)` appends
+//! up to `max` items. An MPMC batch cannot be an iterator: a claimed item
+//! cannot go back, so dropping a half-read iterator would lose items. The
+//! SPSC queue can, hence its `push_from` and `drain` beside them.
 //! - [`multicast`]: a Disruptor-style ring of pre-allocated events that every
 //!   consumer sees, with dependencies between consumers, single- and
 //!   multi-producer publishing, batches with an end-of-batch flag, and

@@ -506,6 +506,8 @@ impl<T> Producer<T> {
     ///
     /// If every consumer is gone, nothing moves and 0 is returned; see
     /// [`is_abandoned`](Self::is_abandoned).
+    ///
+    /// The same call as [`spsc::Producer::try_push_batch`](crate::spsc::Producer::try_push_batch).
     pub fn try_push_batch(&self, items: &mut Vec<T>) -> usize {
         if items.is_empty() || self.shared.consumers_gone() {
             return 0;
@@ -662,7 +664,8 @@ impl<T> Consumer<T> {
     /// and appends them to `out` in order; returns how many.
     ///
     /// `out` is a `Vec` because a claimed item cannot go back into the
-    /// queue: a sink that could refuse some would make them vanish.
+    /// queue: a sink that could refuse some would make them vanish. The
+    /// same call as [`spsc::Consumer::try_pop_batch`](crate::spsc::Consumer::try_pop_batch).
     ///
     /// # Errors
     ///

@@ -477,6 +477,43 @@ impl<T> Producer<T> {
         if self.shared.consumer_gone.load(Ordering::Relaxed) {
             return 0;
         }
+        self.write_from(items)
+    }
+
+    /// Moves items from the front of `items` into the queue while there is
+    /// room, publishing them with one atomic store; returns how many moved.
+    /// Items keep their order; those that did not fit stay in `items`. The
+    /// same call as [`mpmc::Producer::try_push_batch`](crate::mpmc::Producer::try_push_batch).
+    ///
+    /// If the consumer is gone, nothing moves and 0 is returned; see
+    /// [`is_abandoned`](Self::is_abandoned).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gasbao_ringbuf::spsc;
+    ///
+    /// let (mut meters, mut billing) = spsc::channel::<u32>(4);
+    /// let mut readings = vec![350, 351, 352, 353, 354, 355];
+    /// assert_eq!(meters.try_push_batch(&mut readings), 4);
+    /// assert_eq!(readings, [354, 355]); // no room: they stay with the caller
+    ///
+    /// let mut bill = Vec::new();
+    /// assert_eq!(billing.try_pop_batch(3, &mut bill), Ok(3));
+    /// assert_eq!(bill, [350, 351, 352]);
+    /// ```
+    pub fn try_push_batch(&mut self, items: &mut Vec<T>) -> usize {
+        if items.is_empty() || self.shared.consumer_gone.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let count = self.writable_for(items.len()).min(items.len());
+        // `count` items for at least `count` free slots: every one drained is written.
+        self.write_from(&mut items.drain(..count))
+    }
+
+    /// [`push_from`](Self::push_from) without the look at the consumer.
+    #[inline(always)]
+    fn write_from<I: Iterator<Item = T>>(&mut self, items: &mut I) -> usize {
         // The cached head answers only when it already shows room for every
         // item; otherwise the consumer may have freed more than it shows.
         let room = match items.size_hint().1 {
@@ -721,6 +758,33 @@ impl<T> Consumer<T> {
         }
     }
 
+    /// Pops up to `max` items that are ready now, releasing their slots with
+    /// one atomic store, and appends them to `out` in order; returns how
+    /// many. The same call as [`mpmc::Consumer::try_pop_batch`](crate::mpmc::Consumer::try_pop_batch);
+    /// [`drain`](Self::drain) hands the items out without a `Vec`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_pop`](Self::try_pop) when no item is ready and `max` is not 0.
+    ///
+    /// # Panics
+    ///
+    /// If `out` cannot grow (capacity overflow); the items not yet moved
+    /// stay in the queue.
+    pub fn try_pop_batch(&mut self, max: usize, out: &mut Vec<T>) -> Result<usize, PopError> {
+        let batch = self.drain(max);
+        let count = batch.len();
+        if count == 0 {
+            drop(batch);
+            return if max == 0 { Ok(0) } else { Err(self.why_empty()) };
+        }
+        out.reserve(count);
+        // `for_each` walks each run in a loop of its own (`Drain::fold`);
+        // `extend` would call `next` for each item.
+        batch.for_each(|value| out.push(value));
+        Ok(count)
+    }
+
     /// The oldest item, left in the queue: `None` if none is ready now.
     ///
     /// # Examples
@@ -894,12 +958,13 @@ impl<T> Iterator for Drain<'_, T> {
     /// Walks each run in a loop of its own, without the test for the wrap
     /// that `next` makes at every item (`sum`, `for_each` and most adapters
     /// come here). A panicking `f` leaves the runs past what it was given.
+    /// The consumer's head is left to `drop`, which runs here even if `f`
+    /// panics: a drain moved into `fold` can no longer be forgotten.
     #[inline]
     fn fold<B, F: FnMut(B, T) -> B>(mut self, init: B, mut f: F) -> B {
         let mut acc = init;
         loop {
             for slot in self.run.by_ref() {
-                *self.head = self.head.wrapping_add(1);
                 // SAFETY: a slot of this drain, just passed.
                 acc = f(acc, unsafe { take(slot) });
             }

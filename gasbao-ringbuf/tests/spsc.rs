@@ -22,6 +22,8 @@ enum Op {
     Pop,
     PushFrom(Vec<u32>),
     Drain(usize),
+    PushBatch(Vec<u32>),
+    PopBatch(usize),
     /// `Consumer::available` and `Producer::free`. Asked only now and then,
     /// because each refreshes that end's cached view of the other: asking
     /// after every step would hide a batch call that trusts a stale cache.
@@ -35,6 +37,8 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Pop),
         proptest::collection::vec(any::<u32>(), 0..12).prop_map(Op::PushFrom),
         (0usize..12).prop_map(Op::Drain),
+        proptest::collection::vec(any::<u32>(), 0..12).prop_map(Op::PushBatch),
+        (0usize..12).prop_map(Op::PopBatch),
         Just(Op::Counts),
     ]
 }
@@ -90,6 +94,25 @@ proptest! {
                     let want: Vec<u32> = model.drain(..max.min(model.len())).collect();
                     prop_assert_eq!(got, want);
                 }
+                Op::PushBatch(mut values) => {
+                    let room = capacity - model.len();
+                    let rest = values.split_off(values.len().min(room));
+                    let mut items = [values.as_slice(), rest.as_slice()].concat();
+                    prop_assert_eq!(producer.try_push_batch(&mut items), values.len());
+                    prop_assert_eq!(items, rest);
+                    model.extend(values);
+                }
+                Op::PopBatch(max) => {
+                    let mut out = vec![7];
+                    let want: Vec<u32> = model.drain(..max.min(model.len())).collect();
+                    let expected = match (want.len(), max) {
+                        (0, 0) => Ok(0),
+                        (0, _) => Err(PopError::Empty),
+                        (n, _) => Ok(n),
+                    };
+                    prop_assert_eq!(consumer.try_pop_batch(max, &mut out), expected);
+                    prop_assert_eq!(out, [vec![7], want].concat(), "appended after what was there");
+                }
                 Op::Counts => {
                     prop_assert_eq!(consumer.available(), model.len());
                     prop_assert_eq!(producer.free(), capacity - model.len());
@@ -128,6 +151,9 @@ fn a_gone_consumer_hands_the_item_back() {
         other => panic!("{other:?}"),
     }
     assert_eq!(producer.push_from(&mut ["meter 3".to_owned()].into_iter()), 0);
+    let mut batch = vec!["meter 4".to_owned(), "meter 5".to_owned()];
+    assert_eq!(producer.try_push_batch(&mut batch), 0);
+    assert_eq!(batch, ["meter 4", "meter 5"], "kept by the caller");
 }
 
 #[test]
@@ -160,6 +186,7 @@ fn a_gone_producer_leaves_its_items_then_disconnects() {
     assert_eq!(consumer.try_pop(), Ok(1));
     assert_eq!(consumer.try_pop(), Ok(2));
     assert_eq!(consumer.try_pop(), Err(PopError::Disconnected));
+    assert_eq!(consumer.try_pop_batch(4, &mut Vec::new()), Err(PopError::Disconnected));
 }
 
 #[test]
