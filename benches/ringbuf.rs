@@ -1,5 +1,6 @@
 //! gasbao-ringbuf's SPSC queue beside rtrb, crossbeam's `ArrayQueue` and
-//! (on one thread, through its event poller) the disruptor, in one binary:
+//! (on one thread, through its event poller, beside gasbao's multicast
+//! poller) the disruptor, in one binary:
 //! capacity 1024, `u64` items, single items and batches of 32. On one
 //! thread, also the SPSC and MPMC queues under the blocking strategy: what
 //! it costs a push and pop that find no sleeper.
@@ -37,6 +38,9 @@ fn single_thread(c: &mut Criterion) {
     group.bench_function("rtrb", |b| b.iter(one_thread::rtrb(CAPACITY)));
     group.bench_function("crossbeam_array_queue", |b| b.iter(one_thread::array_queue(CAPACITY)));
     group.bench_function("disruptor_poller", |b| b.iter(one_thread::disruptor(CAPACITY)));
+    group.bench_function("gasbao_multicast_poller", |b| {
+        b.iter(one_thread::gasbao_poller(CAPACITY))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("spsc_single_thread_batch32_u64");
@@ -45,6 +49,10 @@ fn single_thread(c: &mut Criterion) {
     group.bench_function("rtrb_chunks", |b| b.iter(one_thread::rtrb_chunks(CAPACITY, BATCH)));
     group.bench_function("disruptor_batch_poller", |b| {
         b.iter(one_thread::disruptor_batch(CAPACITY, BATCH))
+    });
+    group.bench_function("gasbao_vec", |b| b.iter(one_thread::gasbao_vec_batch(CAPACITY, BATCH)));
+    group.bench_function("gasbao_multicast_poller", |b| {
+        b.iter(one_thread::gasbao_poller_batch(CAPACITY, BATCH))
     });
     group.finish();
 }

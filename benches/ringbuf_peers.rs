@@ -998,6 +998,13 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "one thread, push then pop, u64 (pinned)",
+            "gasbao multicast poller",
+            ONE_THREAD_STEPS,
+            || one_thread_steps(ONE_THREAD_STEPS, || one_thread::gasbao_poller(CAPACITY)),
+            true,
+        ),
+        case(
+            "one thread, push then pop, u64 (pinned)",
             "crossbeam ArrayQueue",
             ONE_THREAD_STEPS,
             || one_thread_steps(ONE_THREAD_STEPS, || one_thread::array_queue(CAPACITY)),
@@ -1008,6 +1015,20 @@ fn cases() -> Vec<Case> {
             "gasbao spsc push_from/drain",
             ONE_THREAD_BATCHES * BATCH as u64,
             || one_thread_steps(ONE_THREAD_BATCHES, || one_thread::gasbao_batch(CAPACITY, BATCH)),
+            true,
+        ),
+        case(
+            "one thread, batches of 32 pushed then popped, u64 (pinned)",
+            "gasbao spsc try_push_batch/try_pop_batch",
+            ONE_THREAD_BATCHES * BATCH as u64,
+            || one_thread_steps(ONE_THREAD_BATCHES, || one_thread::gasbao_vec_batch(CAPACITY, BATCH)),
+            true,
+        ),
+        case(
+            "one thread, batches of 32 pushed then popped, u64 (pinned)",
+            "gasbao multicast publish_batch, poller",
+            ONE_THREAD_BATCHES * BATCH as u64,
+            || one_thread_steps(ONE_THREAD_BATCHES, || one_thread::gasbao_poller_batch(CAPACITY, BATCH)),
             true,
         ),
         case(

@@ -13,6 +13,7 @@ use std::hint::black_box;
 
 use crossbeam_queue::ArrayQueue;
 use disruptor::Producer as _;
+use gasbao::ringbuf::multicast::Builder;
 use gasbao::ringbuf::{WaitStrategy, spsc};
 
 /// gasbao's SPSC queue, one item per step.
@@ -66,6 +67,49 @@ pub(crate) fn gasbao_batch(capacity: usize, batch: usize) -> impl FnMut() -> u64
     move || {
         producer.push_from(&mut (0..batch as u64));
         consumer.drain(batch).sum::<u64>()
+    }
+}
+
+/// gasbao's SPSC queue, `batch` items per step through `Vec`s, the call
+/// both queues share: `try_push_batch`, then `try_pop_batch`.
+pub(crate) fn gasbao_vec_batch(capacity: usize, batch: usize) -> impl FnMut() -> u64 {
+    let (mut producer, mut consumer) = spsc::with_wait_strategy::<u64>(capacity, WaitStrategy::BusySpin);
+    let (mut readings, mut popped) = (Vec::with_capacity(batch), Vec::with_capacity(batch));
+    move || {
+        readings.extend(0..batch as u64);
+        producer.try_push_batch(&mut readings);
+        popped.clear();
+        consumer.try_pop_batch(batch, &mut popped).ok();
+        popped.iter().sum::<u64>()
+    }
+}
+
+/// A gasbao multicast ring with one poller, on one thread: publish, then
+/// poll, as the disruptor's case does.
+pub(crate) fn gasbao_poller(capacity: usize) -> impl FnMut() -> u64 {
+    let mut builder = Builder::new(capacity, || 0u64).wait_strategy(WaitStrategy::BusySpin);
+    let id = builder.poller("bench", &[]);
+    let (mut producer, mut consumers) = builder.build_single_producer().expect("one poller");
+    let mut poller = consumers.take_poller(id).expect("the poller");
+    move || {
+        producer.try_publish(|e| *e = black_box(7)).ok();
+        let mut sum = 0;
+        poller.try_poll(|e, _, _| sum += *e).ok();
+        sum
+    }
+}
+
+/// A gasbao multicast ring with one poller: `publish_batch`, then one poll.
+pub(crate) fn gasbao_poller_batch(capacity: usize, batch: usize) -> impl FnMut() -> u64 {
+    let mut builder = Builder::new(capacity, || 0u64).wait_strategy(WaitStrategy::BusySpin);
+    let id = builder.poller("bench", &[]);
+    let (mut producer, mut consumers) = builder.build_single_producer().expect("one poller");
+    let mut poller = consumers.take_poller(id).expect("the poller");
+    move || {
+        producer.try_publish_batch(batch, |e, i| *e = i as u64).ok();
+        let mut sum = 0;
+        poller.try_poll(|e, _, _| sum += *e).ok();
+        sum
     }
 }
 

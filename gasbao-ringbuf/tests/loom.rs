@@ -306,6 +306,7 @@ mod mpmc {
 mod multicast {
     use std::sync::Arc;
 
+    use gasbao_ringbuf::PopError;
     use gasbao_ringbuf::multicast::Builder;
     use loom::sync::Mutex;
 
@@ -328,6 +329,32 @@ mod multicast {
             drop(producer);
             consumers.join().unwrap();
             assert_eq!(*seen.lock().unwrap(), [42]);
+        });
+    }
+
+    #[test]
+    fn a_poller_sees_its_upstream_change_then_the_end() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(|| {
+            let mut ring = Builder::new(1, || 0usize);
+            let double = ring.exclusive_consumer("double", &[], |v: &mut usize, _, _| *v *= 2);
+            let id = ring.poller("record", &[double]);
+            let (mut producer, mut consumers) = ring.build_single_producer().unwrap();
+            let mut record = consumers.take_poller(id).unwrap();
+            let publisher = loom::thread::spawn(move || producer.publish(|v| *v = 21).unwrap());
+            let mut seen = Vec::new();
+            loop {
+                match record.try_poll(|v: &usize, _, _| seen.push(*v)) {
+                    Ok(_) => {}
+                    Err(PopError::Empty) => loom::thread::yield_now(),
+                    Err(PopError::Disconnected) => break,
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            publisher.join().unwrap();
+            consumers.join().unwrap();
+            assert_eq!(seen, [42]);
         });
     }
 

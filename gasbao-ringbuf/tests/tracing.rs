@@ -72,6 +72,22 @@ fn a_finished_and_a_panicked_consumer_are_reported_by_name() {
     drop(producer);
     assert_eq!(consumers.join().unwrap_err().consumer, "alerts");
 
+    // A poller that saw the end finishes; one dropped early halts the ring.
+    let mut builder = Builder::new(8, || 0u64);
+    let store = builder.poller("store", &[]);
+    let early = builder.poller("archive", &[]);
+    let (mut producer, mut consumers) = builder.build_single_producer().unwrap();
+    let (mut store, archive) = (
+        consumers.take_poller(store).unwrap(),
+        consumers.take_poller(early).unwrap(),
+    );
+    producer.publish(|slot| *slot = 1).unwrap();
+    drop(archive);
+    drop(producer);
+    while store.poll(|_, _, _| {}).is_ok() {}
+    drop(store);
+    consumers.join().unwrap();
+
     let seen = events.0.lock().unwrap().clone();
     let find = |consumer: &str| seen.iter().find(|(_, _, c)| c == consumer).cloned();
     let (level, message, _) = find("billing").expect("an event for billing");
@@ -80,4 +96,12 @@ fn a_finished_and_a_panicked_consumer_are_reported_by_name() {
     let (level, message, _) = find("alerts").expect("an event for alerts");
     assert_eq!(level, tracing::Level::ERROR);
     assert!(message.contains("panicked"), "{message}");
+    let (level, message, _) = find("archive").expect("an event for archive");
+    assert_eq!(level, tracing::Level::WARN);
+    assert!(message.contains("halted"), "{message}");
+    let (_, message, _) = find("store").expect("an event for store");
+    assert!(
+        message.contains("halted"),
+        "store stopped after the ring halted: {message}"
+    );
 }

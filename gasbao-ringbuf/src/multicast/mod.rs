@@ -2,7 +2,9 @@
 //! order, with dependencies between consumers (pipelines and diamonds).
 //!
 //! Events are pre-allocated and filled in place, so publishing allocates
-//! nothing. Each consumer runs on its own thread, handles events in batches
+//! nothing. Each consumer runs on its own thread, or, built with
+//! [`Builder::poller`], on the caller's thread as a [`Poller`] the caller
+//! polls. It handles events in batches
 //! (with an end-of-batch flag, to flush or commit once per batch), and
 //! records how far it got; a consumer that depends on others handles an
 //! event only after all of them have. Producers never lap the slowest
@@ -53,12 +55,14 @@
 //! ```
 
 mod consumer;
+mod poller;
 mod producer;
 mod ring;
 
 use std::error::Error;
 use std::fmt;
 
+pub use poller::Poller;
 pub use producer::{MultiProducer, SingleProducer};
 
 use crate::cache_padded::CachePadded;
@@ -107,7 +111,8 @@ struct Pending<E> {
     name: String,
     depends_on: Vec<usize>,
     exclusive: bool,
-    start: Start<E>,
+    /// How the consumer runs: `None` for a poller, on the caller's thread.
+    start: Option<Start<E>>,
 }
 
 /// Describes a multicast ring and its consumers, then starts them.
@@ -138,7 +143,8 @@ impl<E: Send + Sync + 'static> Builder<E> {
 
     /// Runs `hook(index, name)` on each consumer's thread before it handles
     /// anything: to pin it to a core, set its priority or name it in a
-    /// profiler. `index` counts consumers in the order they were added.
+    /// profiler. `index` counts consumers (pollers too, which have no
+    /// thread of their own) in the order they were added.
     #[must_use]
     pub fn on_thread_start(mut self, hook: impl Fn(usize, &str) + Send + Sync + 'static) -> Builder<E> {
         self.thread_start = Some(std::sync::Arc::new(hook));
@@ -165,7 +171,7 @@ impl<E: Send + Sync + 'static> Builder<E> {
             name,
             after,
             false,
-            Box::new(move |ring, me, hook| {
+            Some(Box::new(move |ring, me, hook| {
                 consumer::run(ring, me, hook, move |ring, sequence, end_of_batch| {
                     // SAFETY: `run` calls us only for sequences published and
                     // handled by every consumer we depend on; no one writes the
@@ -173,8 +179,16 @@ impl<E: Send + Sync + 'static> Builder<E> {
                     // let no exclusive consumer run beside us).
                     ring.with_event(sequence, |event| handler(unsafe { &*event }, sequence, end_of_batch));
                 });
-            }),
+            })),
         )
+    }
+
+    /// Adds a consumer that runs on the caller's thread: after the build,
+    /// [`Consumers::take_poller`] hands over its [`Poller`], which reads
+    /// every event after the consumers in `after` (or after the producers,
+    /// if empty) have handled it, in batches, when the caller polls.
+    pub fn poller(&mut self, name: &str, after: &[ConsumerId]) -> ConsumerId {
+        self.add(name, after, false, None)
     }
 
     /// Adds a consumer that may change every event, after the consumers in
@@ -191,7 +205,7 @@ impl<E: Send + Sync + 'static> Builder<E> {
             name,
             after,
             true,
-            Box::new(move |ring, me, hook| {
+            Some(Box::new(move |ring, me, hook| {
                 consumer::run(ring, me, hook, move |ring, sequence, end_of_batch| {
                     ring.with_event(sequence, |event| {
                         // SAFETY: as for `consumer`, and the builder checked
@@ -202,11 +216,11 @@ impl<E: Send + Sync + 'static> Builder<E> {
                         handler(event, sequence, end_of_batch)
                     });
                 });
-            }),
+            })),
         )
     }
 
-    fn add(&mut self, name: &str, after: &[ConsumerId], exclusive: bool, start: Start<E>) -> ConsumerId {
+    fn add(&mut self, name: &str, after: &[ConsumerId], exclusive: bool, start: Option<Start<E>>) -> ConsumerId {
         let id = self.consumers.len();
         self.consumers.push(Pending {
             name: name.to_owned(),
@@ -223,7 +237,7 @@ impl<E: Send + Sync + 'static> Builder<E> {
     ///
     /// [`BuildError`] if there is no consumer, a dependency names a consumer
     /// of another builder, or an exclusive consumer has a concurrent sibling.
-    pub fn build_single_producer(self) -> Result<(SingleProducer<E>, Consumers), BuildError> {
+    pub fn build_single_producer(self) -> Result<(SingleProducer<E>, Consumers<E>), BuildError> {
         let (ring, consumers) = self.start(false)?;
         Ok((SingleProducer::new(ring), consumers))
     }
@@ -233,12 +247,12 @@ impl<E: Send + Sync + 'static> Builder<E> {
     /// # Errors
     ///
     /// As [`build_single_producer`](Self::build_single_producer).
-    pub fn build_multi_producer(self) -> Result<(MultiProducer<E>, Consumers), BuildError> {
+    pub fn build_multi_producer(self) -> Result<(MultiProducer<E>, Consumers<E>), BuildError> {
         let (ring, consumers) = self.start(true)?;
         Ok((MultiProducer::new(ring), consumers))
     }
 
-    fn start(mut self, multi_producer: bool) -> Result<(Arc<Ring<E>>, Consumers), BuildError> {
+    fn start(mut self, multi_producer: bool) -> Result<(Arc<Ring<E>>, Consumers<E>), BuildError> {
         self.check()?;
         let n = self.consumers.len();
         let mut depended_on = vec![false; n];
@@ -263,13 +277,15 @@ impl<E: Send + Sync + 'static> Builder<E> {
             gating,
             self.strategy,
         ));
-        let threads = self
-            .consumers
-            .into_iter()
-            .enumerate()
-            .map(|(me, c)| {
+        let mut threads = Vec::new();
+        let mut pollers = Vec::new();
+        for (me, c) in self.consumers.into_iter().enumerate() {
+            let Some(start) = c.start else {
+                pollers.push((me, Poller::new(Arc::clone(&ring), me, c.name)));
+                continue;
+            };
+            threads.push({
                 let ring = Arc::clone(&ring);
-                let start = c.start;
                 let hook = self.thread_start.clone();
                 let name = c.name.clone();
                 #[cfg(feature = "tracing")]
@@ -283,9 +299,9 @@ impl<E: Send + Sync + 'static> Builder<E> {
                     start(ring, me, hook.map(|hook| (hook, name)));
                 });
                 (c.name, thread)
-            })
-            .collect();
-        Ok((ring, Consumers { threads }))
+            });
+        }
+        Ok((ring, Consumers { threads, pollers }))
     }
 
     fn check(&self) -> Result<(), BuildError> {
@@ -340,19 +356,30 @@ impl<E> fmt::Debug for Builder<E> {
     }
 }
 
-/// The running consumers of a multicast ring.
-pub struct Consumers {
+/// The running consumers of a multicast ring, and the pollers not yet taken.
+pub struct Consumers<E> {
     threads: Vec<(String, JoinHandle<()>)>,
+    pollers: Vec<(usize, Poller<E>)>,
 }
 
-impl Consumers {
-    /// Waits for every consumer to finish: after every producer is gone and
-    /// every published event is handled, or after a handler panicked.
+impl<E> Consumers<E> {
+    /// The [`Poller`] registered as `id` with [`Builder::poller`]; `None`
+    /// if `id` is not a poller's or it was taken already.
+    pub fn take_poller(&mut self, id: ConsumerId) -> Option<Poller<E>> {
+        let at = self.pollers.iter().position(|(me, _)| *me == id.0)?;
+        Some(self.pollers.swap_remove(at).1)
+    }
+
+    /// Waits for every consumer thread to finish: after every producer is
+    /// gone and every published event is handled, or after a handler
+    /// panicked. Pollers not taken are dropped first, which halts the ring
+    /// unless they had nothing left to handle.
     ///
     /// # Errors
     ///
     /// [`ConsumerPanicked`] naming the first consumer whose handler panicked.
-    pub fn join(self) -> Result<(), ConsumerPanicked> {
+    pub fn join(mut self) -> Result<(), ConsumerPanicked> {
+        self.pollers.clear();
         let mut first_panic = None;
         for (name, thread) in self.threads {
             if thread.join().is_err() && first_panic.is_none() {
@@ -363,10 +390,14 @@ impl Consumers {
     }
 }
 
-impl fmt::Debug for Consumers {
+impl<E> fmt::Debug for Consumers<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.threads.iter().map(|(name, _)| name))
+        f.debug_struct("Consumers")
+            .field(
+                "threads",
+                &self.threads.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("pollers", &self.pollers.len())
             .finish()
     }
 }

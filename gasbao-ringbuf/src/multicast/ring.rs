@@ -162,6 +162,7 @@ impl<E> Ring<E> {
     /// Consumer `me` moved on: wake those blocked on it, the consumers that
     /// depend on it or, for a gating consumer, the producers. Waking only
     /// those keeps a herd of sleepers from waking at every step.
+    #[inline]
     pub(crate) fn consumed(&self, me: usize) {
         if self.strategy == WaitStrategy::Blocking {
             if self.gating.contains(&me) {
