@@ -1,5 +1,6 @@
 //! The inputs and the bare regorus VM that the policy benches share.
 
+use gasbao::core::Volume;
 use gasbao::policy::{Bundle, SUBSIDY_ENTRYPOINT, SubsidyApplication};
 use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::vm::RegoVM;
@@ -30,7 +31,9 @@ pub(crate) fn applications() -> Vec<SubsidyApplication> {
             a.fraud_flag = (r >> 20) % 25 == 0;
             a.low_income_certified = (r >> 24) % 4 == 0;
             a.monthly_income_fen = (r >> 28) % 1_200_000;
-            a.monthly_usage_m3 = (0..(r >> 48) % 13).map(|m| ((r >> m) % 40) as f64).collect();
+            a.monthly_usage_m3 = (0..(r >> 48) % 13)
+                .map(|m| Volume::from_whole_m3((r >> m) % 40))
+                .collect();
             a
         })
         .collect()

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use gasbao::core::Money;
 use gasbao::core::journal::{FileStorage, Journal, JournalOptions};
+use gasbao::core::{Money, Volume};
 use gasbao::policy::{
     EngineOptions, JournalDecisionLog, PolicyEngine, SUBSIDY_ENTRYPOINT, SubsidyApplication, SubsidyDecision,
 };
@@ -45,7 +45,7 @@ pub(crate) fn apply(
         application.registered_resident = meter.registered_resident;
         application.monthly_income_fen = meter.monthly_income_fen;
         application.low_income_certified = meter.monthly_income_fen < 300_000;
-        application.monthly_usage_m3 = vec![bill.gas_milli_m3 as f64 / 1000.0];
+        application.monthly_usage_m3 = vec![Volume::from_milli_m3(bill.gas_milli_m3)];
         let decision = engine.evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)?;
         subsidies.revision = decision.revision.to_string();
         match decision.output.amount_fen.filter(|_| decision.output.eligible) {

@@ -52,6 +52,7 @@
 //! # Examples
 //!
 //! ```
+//! use gasbao_core::Volume;
 //! use gasbao_policy::{PolicyEngine, EngineOptions, SubsidyApplication, SubsidyDecision, SUBSIDY_ENTRYPOINT};
 //!
 //! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bundles/subsidy");
@@ -60,7 +61,7 @@
 //! let mut application = SubsidyApplication::new("HH-0001", "310115", 3);
 //! application.registered_resident = true;
 //! application.monthly_income_fen = 450_000;
-//! application.monthly_usage_m3 = vec![30.0, 28.0, 12.0];
+//! application.monthly_usage_m3 = [30, 28, 12].map(Volume::from_whole_m3).to_vec();
 //!
 //! let decision = engine.evaluate::<SubsidyDecision>(SUBSIDY_ENTRYPOINT, &application)?;
 //! assert!(decision.output.eligible);

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use gasbao_core::Volume;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The reference bundle's entrypoint.
@@ -32,8 +33,11 @@ pub struct SubsidyApplication {
     pub monthly_income_fen: u64,
     /// People in the household.
     pub members: u32,
-    /// Gas used per month in cubic metres, oldest first.
-    pub monthly_usage_m3: Vec<f64>,
+    /// Gas used per month, oldest first. The policy reads each as a JSON
+    /// number of m3: a whole number when it is one, otherwise the nearest
+    /// `f64` (exact to 15 significant digits, far beyond a household's use).
+    #[serde(with = "usage_as_numbers")]
+    pub monthly_usage_m3: Vec<Volume>,
 }
 
 impl SubsidyApplication {
@@ -163,5 +167,92 @@ mod tests {
             SubsidyReason::from_code("ARREARS_OVER_90_DAYS"),
             SubsidyReason::Unrecognized(_)
         ));
+    }
+}
+
+/// `monthly_usage_m3` as the policy reads it: JSON numbers of m3, where a
+/// [`Volume`] on its own would be an exact decimal string.
+mod usage_as_numbers {
+    use std::fmt;
+
+    use gasbao_core::{Decimal, Volume};
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::ser::{self, SerializeSeq};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(usage: &[Volume], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(usage.len()))?;
+        for (month, volume) in usage.iter().enumerate() {
+            let m3 = volume.value();
+            match m3.is_integer().then(|| u64::try_from(m3).ok()).flatten() {
+                Some(whole) => seq.serialize_element(&whole)?,
+                None => match f64::try_from(m3) {
+                    Ok(m3) => seq.serialize_element(&m3)?,
+                    Err(_) => {
+                        return Err(ser::Error::custom(format_args!(
+                            "monthly_usage_m3[{month}]: {m3} m3 is not a number a policy can read"
+                        )));
+                    }
+                },
+            }
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Volume>, D::Error> {
+        deserializer.deserialize_seq(Months)
+    }
+
+    struct Months;
+
+    impl<'de> Visitor<'de> for Months {
+        type Value = Vec<Volume>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of monthly gas use in m3, as non-negative numbers")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Volume>, A::Error> {
+            let mut usage = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(120));
+            while let Some(Month(m3)) = seq.next_element()? {
+                let volume = Volume::new(m3)
+                    .map_err(|e| de::Error::custom(format_args!("monthly_usage_m3[{}]: {e}", usage.len())))?;
+                usage.push(volume);
+            }
+            Ok(usage)
+        }
+    }
+
+    /// One month's use, as the number it was written as.
+    struct Month(Decimal);
+
+    impl<'de> serde::Deserialize<'de> for Month {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Month, D::Error> {
+            deserializer.deserialize_any(MonthVisitor)
+        }
+    }
+
+    struct MonthVisitor;
+
+    impl Visitor<'_> for MonthVisitor {
+        type Value = Month;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number of m3")
+        }
+
+        fn visit_u64<E: de::Error>(self, m3: u64) -> Result<Month, E> {
+            Ok(Month(Decimal::from(m3)))
+        }
+
+        fn visit_i64<E: de::Error>(self, m3: i64) -> Result<Month, E> {
+            Ok(Month(Decimal::from(m3)))
+        }
+
+        fn visit_f64<E: de::Error>(self, m3: f64) -> Result<Month, E> {
+            Decimal::try_from(m3)
+                .map(Month)
+                .map_err(|_| E::custom(format_args!("{m3} m3 is out of range")))
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+use gasbao_core::Volume;
 use gasbao_policy::{
     Decision, ExecutionPath, FastPath, PolicyEngine, PreparedBundle, SUBSIDY_ENTRYPOINT, SubsidyApplication,
     SubsidyDecision, SubsidyReason,
@@ -272,7 +273,7 @@ fn a_typed_application_is_decided_and_reports_its_revision() {
     let mut application = SubsidyApplication::new("HH-7", "310104", 2);
     application.registered_resident = true;
     application.monthly_income_fen = 400_000; // 2 x 2,000 yuan: at the limit
-    application.monthly_usage_m3 = vec![3.5];
+    application.monthly_usage_m3 = vec![Volume::from_milli_m3(3_500)];
     let decision: Decision<SubsidyDecision> = engine.evaluate(SUBSIDY_ENTRYPOINT, &application).unwrap();
     assert!(decision.output.eligible);
     assert_eq!(decision.output.amount_fen, Some(18_000));
@@ -309,4 +310,47 @@ fn the_engine_is_send_sync_and_shared_between_threads() {
             });
         }
     });
+}
+
+#[test]
+fn monthly_use_reaches_the_policy_as_numbers_and_is_read_back_exactly() {
+    let mut application = SubsidyApplication::new("HH-8", "310104", 2);
+    application.monthly_usage_m3 = vec![
+        Volume::from_whole_m3(30),
+        Volume::from_milli_m3(30_000), // 30.000: still a whole number
+        Volume::from_milli_m3(9_500),
+        Volume::from_milli_m3(1),
+        Volume::ZERO,
+        Volume::from_milli_m3(123_456_789),
+    ];
+    let written = serde_json::to_value(&application).unwrap();
+    assert_eq!(
+        written["monthly_usage_m3"],
+        json!([30, 30, 9.5, 0.001, 0, 123456.789]),
+        "numbers, not decimal strings, for the policy's is_number checks"
+    );
+    let read: SubsidyApplication = serde_json::from_value(written).unwrap();
+    assert_eq!(read, application);
+}
+
+#[test]
+fn monthly_use_that_is_not_a_volume_is_refused_with_its_month() {
+    let base = serde_json::to_value(SubsidyApplication::new("HH-9", "310104", 2)).unwrap();
+    let cases = [
+        (json!([12, -2]), "monthly_usage_m3[1]: volume must not be negative"),
+        (json!([12, 3, -0.5]), "monthly_usage_m3[2]: volume must not be negative"),
+        (json!(["3"]), "invalid type: string \"3\", expected a number of m3"),
+        (
+            json!({"jan": 3}),
+            "invalid type: map, expected a list of monthly gas use in m3",
+        ),
+    ];
+    for (usage, expected) in cases {
+        let mut input = base.clone();
+        input["monthly_usage_m3"] = usage.clone();
+        let error = serde_json::from_value::<SubsidyApplication>(input)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(expected), "{usage}: {error}");
+    }
 }
