@@ -1,33 +1,19 @@
 //! Hot reload under load: every quote is entirely one revision's answer.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
+use common::one_source_document;
 use gasbao_pricing::{ConfigError, CustomerClass, LocalTime, Pricer, PricingSetup, QuoteRequest, StrategyCatalog};
-
-/// A one-source document whose price is `price` under revision `revision`.
-fn document(revision: &str, price: &str) -> String {
-    format!(
-        r#"
-        revision = "{revision}"
-        weighting = "configured"
-        [[sources]]
-        id = "well"
-        kind = "fixed"
-        weight = "1"
-        params = {{ price = "{price}" }}
-        [band]
-        residential_cap = "9.99"
-        "#
-    )
-}
 
 #[test]
 fn quotes_never_mix_revisions_while_reloading() {
     let catalog = StrategyCatalog::builtin();
     let revisions = [("r-even", "2.10"), ("r-odd", "2.20")];
-    let documents = revisions.map(|(revision, price)| document(revision, price));
+    let documents = revisions.map(|(revision, price)| one_source_document(revision, price));
     let pricer = Arc::new(Pricer::new(PricingSetup::from_toml(&documents[0], &catalog).unwrap()));
     let stop = Arc::new(AtomicBool::new(false));
     let reloads = if cfg!(miri) { 10 } else { 1_000 };
@@ -53,7 +39,9 @@ fn quotes_never_mix_revisions_while_reloading() {
         // Every tenth reload is a bad document, which must change nothing.
         if i % 10 == 0 {
             let before = pricer.setup().revision().to_owned();
-            let refused = pricer.reload_toml(&document("r-bad", "-1"), &catalog).unwrap_err();
+            let refused = pricer
+                .reload_toml(&one_source_document("r-bad", "-1"), &catalog)
+                .unwrap_err();
             assert!(
                 matches!(&refused, ConfigError::InvalidParams { source_id, path, .. } if source_id == "well" && path == "price"),
                 "{refused:?}"

@@ -14,6 +14,23 @@ pub fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
 }
 
+/// A one-source document whose price is `price` under revision `revision`.
+pub fn one_source_document(revision: &str, price: &str) -> String {
+    format!(
+        r#"
+        revision = "{revision}"
+        weighting = "configured"
+        [[sources]]
+        id = "well"
+        kind = "fixed"
+        weight = "1"
+        params = {{ price = "{price}" }}
+        [band]
+        residential_cap = "9.99"
+        "#
+    )
+}
+
 pub fn city_gas() -> PricingSetup {
     PricingSetup::from_toml(CITY_GAS, &StrategyCatalog::builtin()).unwrap()
 }
