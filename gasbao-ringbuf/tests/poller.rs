@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gasbao_ringbuf::multicast::Builder;
+use gasbao_ringbuf::multicast::{Builder, Consumers, Poller, SingleProducer};
 use gasbao_ringbuf::{PopError, PushError, WaitStrategy};
 use support::STRATEGIES;
 
@@ -98,17 +98,24 @@ fn producers_do_not_lap_a_poller_that_has_not_polled() {
     consumers.join().unwrap();
 }
 
-#[test]
-fn a_consumer_after_a_poller_waits_for_its_polls() {
+/// A poller "validate" and a consumer thread "bill" after it, with
+/// readings 0, 1 and 2 published and nothing polled yet.
+fn validate_then_bill() -> (SingleProducer<u64>, Consumers<u64>, Poller<u64>, Seen) {
     let mut builder = Builder::new(8, || 0u64);
     let id = builder.poller("validate", &[]);
     let billed = Seen::default();
     builder.consumer("bill", &[id], recorder(&billed));
     let (mut producer, mut consumers) = builder.build_single_producer().unwrap();
-    let mut validate = consumers.take_poller(id).unwrap();
+    let validate = consumers.take_poller(id).unwrap();
     for reading in 0..3 {
         producer.publish(|v| *v = reading).unwrap();
     }
+    (producer, consumers, validate, billed)
+}
+
+#[test]
+fn a_consumer_after_a_poller_waits_for_its_polls() {
+    let (producer, consumers, mut validate, billed) = validate_then_bill();
     thread::sleep(Duration::from_millis(50));
     assert!(billed.lock().unwrap().is_empty(), "billed before validation");
     assert_eq!(validate.try_poll(|_, _, _| {}), Ok(3));
@@ -120,15 +127,7 @@ fn a_consumer_after_a_poller_waits_for_its_polls() {
 
 #[test]
 fn dropping_a_poller_before_the_end_halts_the_ring() {
-    let mut builder = Builder::new(8, || 0u64);
-    let id = builder.poller("validate", &[]);
-    let billed = Seen::default();
-    builder.consumer("bill", &[id], recorder(&billed));
-    let (mut producer, mut consumers) = builder.build_single_producer().unwrap();
-    let mut validate = consumers.take_poller(id).unwrap();
-    for reading in 0..3 {
-        producer.publish(|v| *v = reading).unwrap();
-    }
+    let (mut producer, consumers, mut validate, billed) = validate_then_bill();
     assert_eq!(validate.try_poll(|_, _, _| {}), Ok(3));
     producer.publish(|v| *v = 3).unwrap();
     drop(validate);
