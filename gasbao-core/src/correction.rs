@@ -68,7 +68,7 @@ pub struct LineConditions {
 ///
 /// ```
 /// use gasbao_core::{LineConditions, VolumeCorrector, Volume};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// // 100 m3 metered at 0 kPa gauge, 101.325 kPa ambient, 0 C: colder than the
 /// // 20 C reference, so more gas: 100 x 293.15 / 273.15 = 107.32...

@@ -19,7 +19,7 @@ use crate::rounding::RoundingMode;
 ///
 /// ```
 /// use gasbao_core::{fee, Money, RoundingMode, UnitPrice, Volume};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// // A 5.00 CNY meter charge plus 12.345 m3 at 2.61 CNY/m3 = 37.22045 -> 37.22.
 /// let price = UnitPrice::new(Decimal::new(261, 2))?;

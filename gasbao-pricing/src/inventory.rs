@@ -24,7 +24,7 @@ pub struct InventoryBand {
 ///
 /// ```
 /// use gasbao_pricing::{InventoryBand, InventoryFactor};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// let factor = InventoryFactor::new(vec![
 ///     InventoryBand { below: Some(Decimal::new(2, 1)), multiplier: Decimal::new(105, 2) },

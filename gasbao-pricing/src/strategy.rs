@@ -25,7 +25,7 @@ use crate::error::{PricingStep, StrategyError};
 ///
 /// ```
 /// use gasbao_pricing::{PricingStrategy, SourcePrice, StrategyError, PricingStep};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 /// use serde::Deserialize;
 ///
 /// /// LPG bought at a spot price per tonne and converted to m3 of gas.

@@ -132,7 +132,7 @@ pub struct TimeOfUsePeriod {
 ///
 /// ```
 /// use gasbao_pricing::{LocalTime, TimeOfUse, TimeOfUsePeriod};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// let period = |name: &str, from: &str, to: &str, m: i64| TimeOfUsePeriod {
 ///     name: name.into(), from: from.parse().unwrap(), to: to.parse().unwrap(), multiplier: Decimal::new(m, 2),
@@ -283,7 +283,13 @@ mod tests {
             })
         );
         assert!(TimeOfUse::new(vec![period("all day", "06:00", "06:00")]).is_ok());
-        assert!(TimeOfUse::new(vec![]).is_err());
+        assert_eq!(
+            TimeOfUse::new(vec![]),
+            Err(ConfigError::TimeOfUseGap {
+                at: LocalTime::MIDNIGHT
+            }),
+            "no period leaves the whole day uncovered"
+        );
     }
 
     #[test]

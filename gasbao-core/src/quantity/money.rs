@@ -18,7 +18,7 @@ use crate::rounding::RoundingMode;
 ///
 /// ```
 /// use gasbao_core::{Money, RoundingMode};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// let m = Money::from_fen(26_135);
 /// assert_eq!(m.yuan(), Decimal::new(26_135, 2));

@@ -145,12 +145,11 @@ non_negative_decimal!(
     /// # Examples
     ///
     /// ```
-    /// use gasbao_core::Volume;
-    /// use rust_decimal::Decimal;
+    /// use gasbao_core::{Decimal, QuantityError, Volume};
     ///
     /// let v = Volume::new(Decimal::new(3505, 1))?;
     /// assert_eq!(v.to_string(), "350.5");
-    /// assert!(Volume::new(Decimal::NEGATIVE_ONE).is_err());
+    /// assert!(matches!(Volume::new(Decimal::NEGATIVE_ONE), Err(QuantityError::Negative { .. })));
     /// # Ok::<(), gasbao_core::QuantityError>(())
     /// ```
     Volume,
@@ -165,7 +164,7 @@ non_negative_decimal!(
     ///
     /// ```
     /// use gasbao_core::UnitPrice;
-    /// use rust_decimal::Decimal;
+    /// use gasbao_core::Decimal;
     ///
     /// let beijing_tier_1 = UnitPrice::new(Decimal::new(261, 2))?;
     /// assert_eq!(beijing_tier_1.value(), Decimal::new(261, 2));

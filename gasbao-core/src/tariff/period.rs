@@ -37,7 +37,7 @@ impl MeterReading {
 ///
 /// ```
 /// use gasbao_core::{Date, MeterPeriod, MeterReading, Volume};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// let read = |y, m, d, idx| -> Result<MeterReading, Box<dyn std::error::Error>> {
 ///     Ok(MeterReading::new(Date::new(y, m, d)?, Volume::new(Decimal::from(idx))?))

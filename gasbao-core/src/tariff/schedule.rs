@@ -48,7 +48,7 @@ pub struct ScheduleEntry {
 ///
 /// ```
 /// use gasbao_core::{published, Date, Household, MeterPeriod, MeterReading, Money, Volume};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// // 40 m3 read on 2018-07-01 and 2018-07-21: the price rose on 07-10, so 9 of
 /// // 20 days (18 m3) are billed at 2.61 and 11 days (22 m3) at 2.96, all tier 1.

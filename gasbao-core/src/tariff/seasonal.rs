@@ -27,7 +27,7 @@ pub struct Season {
 ///
 /// ```
 /// use gasbao_core::{Date, Season, SeasonalTariff, TieredTariff, UnitPrice};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// let price = |fen| UnitPrice::new(Decimal::new(fen, 2));
 /// let seasonal = SeasonalTariff::new(vec![

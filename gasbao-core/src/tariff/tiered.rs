@@ -69,7 +69,7 @@ pub struct LargeHouseholdAllowance {
 ///
 /// ```
 /// use gasbao_core::{published, Money, Volume};
-/// use rust_decimal::Decimal;
+/// use gasbao_core::Decimal;
 ///
 /// // 100 m3 after 300 m3 already used this year: 50 m3 at 2.61 and 50 m3 at 2.83.
 /// let beijing = published::beijing_residential();
