@@ -1,6 +1,7 @@
 //! Multicast pollers: consumers on the caller's thread. They see every
-//! event in order, gate producers and the consumers after them like any
-//! consumer, and halt the ring when dropped early or when a handler panics.
+//! event in order (an exclusive one may change it), gate producers and the
+//! consumers after them like any consumer, and halt the ring when dropped
+//! early or when a handler panics.
 #![cfg(not(gasbao_loom))]
 
 mod support;
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gasbao_ringbuf::multicast::{Builder, Consumers, Poller, SingleProducer};
+use gasbao_ringbuf::multicast::{BuildError, Builder, Consumers, Poller, SingleProducer};
 use gasbao_ringbuf::{PopError, PushError, WaitStrategy};
 use support::STRATEGIES;
 
@@ -247,4 +248,50 @@ fn a_poller_may_run_on_another_thread_than_the_builder() {
     drop(producer);
     assert_eq!(poller.join().unwrap(), count * (count - 1) / 2);
     consumers.join().unwrap();
+}
+
+#[test]
+fn an_exclusive_poller_changes_what_the_consumers_after_it_see() {
+    let mut builder = Builder::new(8, || 0u64);
+    let cap = builder.exclusive_poller("cap", &[]);
+    let billed = Arc::new(Mutex::new(Vec::new()));
+    builder.consumer("bill", &[cap], {
+        let billed = billed.clone();
+        move |milli_m3: &u64, _, _| billed.lock().unwrap().push(*milli_m3)
+    });
+    let (mut producer, mut consumers) = builder.build_single_producer().unwrap();
+    assert!(
+        consumers.take_poller(cap).is_none(),
+        "taken only as what it was registered as"
+    );
+    let mut cap = consumers.take_exclusive_poller(cap).unwrap();
+    for milli_m3 in [5, 2_000_000, 7] {
+        producer.publish(|v| *v = milli_m3).unwrap();
+    }
+    drop(producer);
+    let mut seen = Vec::new();
+    while cap
+        .poll(|milli_m3: &mut u64, _, _| {
+            seen.push(*milli_m3);
+            *milli_m3 = (*milli_m3).min(1_000_000);
+        })
+        .is_ok()
+    {}
+    consumers.join().unwrap();
+    assert_eq!(seen, [5, 2_000_000, 7]);
+    assert_eq!(*billed.lock().unwrap(), [5, 1_000_000, 7]);
+}
+
+#[test]
+fn an_exclusive_poller_beside_another_consumer_is_refused() {
+    let mut builder = Builder::new(8, || 0u64);
+    builder.consumer("audit", &[], |_: &u64, _, _| {});
+    builder.exclusive_poller("cap", &[]);
+    assert_eq!(
+        builder.build_single_producer().err(),
+        Some(BuildError::ExclusiveWithSibling {
+            consumer: "cap".into(),
+            sibling: "audit".into()
+        })
+    );
 }

@@ -3,8 +3,9 @@
 //!
 //! Events are pre-allocated and filled in place, so publishing allocates
 //! nothing. Each consumer runs on its own thread, or, built with
-//! [`Builder::poller`], on the caller's thread as a [`Poller`] the caller
-//! polls. It handles events in batches
+//! [`Builder::poller`] (or [`Builder::exclusive_poller`]), on the caller's
+//! thread as a [`Poller`] ([`ExclusivePoller`]) the caller polls. It
+//! handles events in batches
 //! (with an end-of-batch flag, to flush or commit once per batch), and
 //! records how far it got; a consumer that depends on others handles an
 //! event only after all of them have. Producers never lap the slowest
@@ -62,7 +63,7 @@ mod ring;
 use std::error::Error;
 use std::fmt;
 
-pub use poller::Poller;
+pub use poller::{ExclusivePoller, Poller};
 pub use producer::{MultiProducer, SingleProducer};
 
 use crate::cache_padded::CachePadded;
@@ -191,6 +192,15 @@ impl<E: Send + Sync + 'static> Builder<E> {
         self.add(name, after, false, None)
     }
 
+    /// Adds a poller that may change every event, as
+    /// [`exclusive_consumer`](Self::exclusive_consumer) does, on the
+    /// caller's thread: after the build, [`Consumers::take_exclusive_poller`]
+    /// hands over its [`ExclusivePoller`]. The build refuses it unless every
+    /// other consumer runs before or after it, never beside it.
+    pub fn exclusive_poller(&mut self, name: &str, after: &[ConsumerId]) -> ConsumerId {
+        self.add(name, after, true, None)
+    }
+
     /// Adds a consumer that may change every event, after the consumers in
     /// `after` have handled it and before any consumer that depends on it.
     /// [`build`](Self::build_single_producer) refuses it unless every other
@@ -281,7 +291,7 @@ impl<E: Send + Sync + 'static> Builder<E> {
         let mut pollers = Vec::new();
         for (me, c) in self.consumers.into_iter().enumerate() {
             let Some(start) = c.start else {
-                pollers.push((me, Poller::new(Arc::clone(&ring), me, c.name)));
+                pollers.push((me, Poller::new(Arc::clone(&ring), me, c.exclusive, c.name)));
                 continue;
             };
             threads.push({
@@ -364,9 +374,23 @@ pub struct Consumers<E> {
 
 impl<E> Consumers<E> {
     /// The [`Poller`] registered as `id` with [`Builder::poller`]; `None`
-    /// if `id` is not a poller's or it was taken already.
+    /// if `id` is not such a poller's or it was taken already.
     pub fn take_poller(&mut self, id: ConsumerId) -> Option<Poller<E>> {
-        let at = self.pollers.iter().position(|(me, _)| *me == id.0)?;
+        self.take(id, false)
+    }
+
+    /// The [`ExclusivePoller`] registered as `id` with
+    /// [`Builder::exclusive_poller`]; `None` if `id` is not such a poller's
+    /// or it was taken already.
+    pub fn take_exclusive_poller(&mut self, id: ConsumerId) -> Option<ExclusivePoller<E>> {
+        self.take(id, true).map(ExclusivePoller)
+    }
+
+    fn take(&mut self, id: ConsumerId, exclusive: bool) -> Option<Poller<E>> {
+        let at = self
+            .pollers
+            .iter()
+            .position(|(me, poller)| *me == id.0 && poller.exclusive == exclusive)?;
         Some(self.pollers.swap_remove(at).1)
     }
 

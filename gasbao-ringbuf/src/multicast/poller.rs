@@ -42,7 +42,7 @@ use super::ring::Ring;
 /// let mut bill = consumers.take_poller(bill).expect("a poller, taken once");
 ///
 /// for milli_m3 in [1_500, 2_000_000, 250] {
-///     producer.publish(|event| *event = milli_m3)?;
+///     producer.publish(move |event| *event = milli_m3)?;
 /// }
 /// drop(producer);
 /// let mut billed = 0;
@@ -60,6 +60,9 @@ use super::ring::Ring;
 pub struct Poller<E> {
     ring: Arc<Ring<E>>,
     me: usize,
+    /// Registered with [`Builder::exclusive_poller`](super::Builder::exclusive_poller):
+    /// taken as an [`ExclusivePoller`].
+    pub(super) exclusive: bool,
     /// The next sequence to handle; the ring's copy follows each batch.
     next: u64,
     /// Whether this poller is finished: it saw the end, or a handler panicked.
@@ -69,7 +72,12 @@ pub struct Poller<E> {
 }
 
 impl<E> Poller<E> {
-    pub(crate) fn new(ring: Arc<Ring<E>>, me: usize, #[allow(unused_variables)] name: String) -> Poller<E> {
+    pub(crate) fn new(
+        ring: Arc<Ring<E>>,
+        me: usize,
+        exclusive: bool,
+        #[allow(unused_variables)] name: String,
+    ) -> Poller<E> {
         Poller {
             #[cfg(feature = "tracing")]
             _stopped: super::stopped::Report {
@@ -78,6 +86,7 @@ impl<E> Poller<E> {
             },
             ring,
             me,
+            exclusive,
             next: 0,
             ended: false,
         }
@@ -97,9 +106,13 @@ impl<E> Poller<E> {
     ///
     /// If `handler` panics; the ring then halts.
     #[inline]
-    pub fn try_poll(&mut self, handler: impl FnMut(&E, u64, bool)) -> Result<usize, PopError> {
-        let ready = self.ready(|ring, me, next| consumer::look(ring, me, next));
-        self.handle(ready, handler)
+    pub fn try_poll(&mut self, mut handler: impl FnMut(&E, u64, bool)) -> Result<usize, PopError> {
+        self.poll_events(Wait::No, |event, sequence, end| {
+            // SAFETY: a shared poll gets only events published and handled by
+            // every consumer it depends on, which no one writes until it and
+            // those after it are past them (no exclusive consumer runs beside it).
+            handler(unsafe { &*event }, sequence, end)
+        })
     }
 
     /// As [`try_poll`](Self::try_poll), waiting for an event as the ring's
@@ -112,9 +125,13 @@ impl<E> Poller<E> {
     /// # Panics
     ///
     /// If `handler` panics; the ring then halts.
-    pub fn poll(&mut self, handler: impl FnMut(&E, u64, bool)) -> Result<usize, PopError> {
-        let ready = self.ready(|ring, me, next| consumer::wait_ready(ring, me, next, None));
-        self.handle(ready, handler)
+    pub fn poll(&mut self, mut handler: impl FnMut(&E, u64, bool)) -> Result<usize, PopError> {
+        self.poll_events(Wait::Forever, |event, sequence, end| {
+            // SAFETY: a shared poll gets only events published and handled by
+            // every consumer it depends on, which no one writes until it and
+            // those after it are past them (no exclusive consumer runs beside it).
+            handler(unsafe { &*event }, sequence, end)
+        })
     }
 
     /// As [`poll`](Self::poll), waiting at most `timeout`.
@@ -127,10 +144,18 @@ impl<E> Poller<E> {
     /// # Panics
     ///
     /// If `handler` panics; the ring then halts.
-    pub fn poll_timeout(&mut self, timeout: Duration, handler: impl FnMut(&E, u64, bool)) -> Result<usize, PopError> {
-        let deadline = Instant::now().checked_add(timeout);
-        let ready = self.ready(|ring, me, next| consumer::wait_ready(ring, me, next, deadline));
-        self.handle(ready, handler)
+    pub fn poll_timeout(
+        &mut self,
+        timeout: Duration,
+        mut handler: impl FnMut(&E, u64, bool),
+    ) -> Result<usize, PopError> {
+        let wait = Wait::Until(Instant::now().checked_add(timeout));
+        self.poll_events(wait, |event, sequence, end| {
+            // SAFETY: a shared poll gets only events published and handled by
+            // every consumer it depends on, which no one writes until it and
+            // those after it are past them (no exclusive consumer runs beside it).
+            handler(unsafe { &*event }, sequence, end)
+        })
     }
 
     /// The number of events the ring holds.
@@ -140,16 +165,17 @@ impl<E> Poller<E> {
         self.ring.capacity() as usize
     }
 
+    /// Finds the events ready (waiting as `wait` says) and hands each to
+    /// `touch` as a pointer, which the caller may turn into the reference
+    /// its registration allows.
     #[inline]
-    fn ready(&self, find: impl FnOnce(&Ring<E>, usize, u64) -> Ready) -> Ready {
-        if self.ended {
-            return Ready::End;
-        }
-        find(&self.ring, self.me, self.next)
-    }
-
-    #[inline]
-    fn handle(&mut self, ready: Ready, mut handler: impl FnMut(&E, u64, bool)) -> Result<usize, PopError> {
+    fn poll_events(&mut self, wait: Wait, mut touch: impl FnMut(*mut E, u64, bool)) -> Result<usize, PopError> {
+        let ready = match (self.ended, wait) {
+            (true, _) => Ready::End,
+            (false, Wait::No) => consumer::look(&self.ring, self.me, self.next),
+            (false, Wait::Forever) => consumer::wait_ready(&self.ring, self.me, self.next, None),
+            (false, Wait::Until(deadline)) => consumer::wait_ready(&self.ring, self.me, self.next, deadline),
+        };
         let before = match ready {
             Ready::Before(before) => before,
             Ready::NotYet => return Err(PopError::Empty),
@@ -174,12 +200,7 @@ impl<E> Poller<E> {
         let guard = HaltOnPanic { poller: self };
         let (ring, me, next) = (&*guard.poller.ring, guard.poller.me, guard.poller.next);
         let handled = consumer::handle_batch(ring, me, next, before, |ring, sequence, end_of_batch| {
-            // SAFETY: `handle_batch` calls us only for sequences published
-            // and handled by every consumer we depend on; no one writes the
-            // event until we and those after us are past it (a poller is
-            // never exclusive, and the builder let no exclusive consumer
-            // run beside us).
-            ring.with_event(sequence, |event| handler(unsafe { &*event }, sequence, end_of_batch));
+            ring.with_event(sequence, |event| touch(event, sequence, end_of_batch));
         });
         guard.poller.next = before;
         Ok(handled)
@@ -205,6 +226,110 @@ impl<E> Drop for Poller<E> {
             self.ring.halted.store(true, Ordering::Release);
         }
         self.end();
+    }
+}
+
+/// How long a poll waits for an event.
+#[derive(Clone, Copy)]
+enum Wait {
+    No,
+    Forever,
+    Until(Option<Instant>),
+}
+
+/// A poller that may change the events it holds, as an
+/// [`exclusive_consumer`](super::Builder::exclusive_consumer) may: made by
+/// [`Builder::exclusive_poller`](super::Builder::exclusive_poller), taken
+/// from [`Consumers::take_exclusive_poller`](super::Consumers::take_exclusive_poller).
+/// The build refuses it unless every other consumer runs before or after
+/// it. Otherwise it is a [`Poller`]: the same calls, answers and rules for
+/// dropping it early.
+///
+/// # Examples
+///
+/// ```
+/// use gasbao_ringbuf::multicast::Builder;
+///
+/// let mut builder = Builder::new(64, || 0u64);
+/// let validate = builder.exclusive_poller("validate", &[]);
+/// builder.consumer("bill", &[validate], |milli_m3: &u64, _seq, _end| assert!(*milli_m3 <= 1_000_000));
+/// let (mut producer, mut consumers) = builder.build_single_producer()?;
+/// let mut validate = consumers.take_exclusive_poller(validate).expect("taken once");
+///
+/// producer.publish(|event| *event = 2_000_000)?;
+/// drop(producer);
+/// while validate.poll(|milli_m3: &mut u64, _seq, _end| *milli_m3 = (*milli_m3).min(1_000_000)).is_ok() {}
+/// consumers.join()?; // bill saw the capped reading
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ExclusivePoller<E>(pub(super) Poller<E>);
+
+impl<E> ExclusivePoller<E> {
+    /// As [`Poller::try_poll`], with each event to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`Poller::try_poll`].
+    ///
+    /// # Panics
+    ///
+    /// If `handler` panics; the ring then halts.
+    #[inline]
+    pub fn try_poll(&mut self, mut handler: impl FnMut(&mut E, u64, bool)) -> Result<usize, PopError> {
+        self.0.poll_events(Wait::No, |event, sequence, end| {
+            // SAFETY: as for a shared poll, and the builder checked that every
+            // other consumer runs before this one or after it: it is the
+            // event's only user.
+            handler(unsafe { &mut *event }, sequence, end)
+        })
+    }
+
+    /// As [`Poller::poll`], with each event to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`Poller::poll`].
+    ///
+    /// # Panics
+    ///
+    /// If `handler` panics; the ring then halts.
+    pub fn poll(&mut self, mut handler: impl FnMut(&mut E, u64, bool)) -> Result<usize, PopError> {
+        self.0.poll_events(Wait::Forever, |event, sequence, end| {
+            // SAFETY: as for a shared poll, and the builder checked that every
+            // other consumer runs before this one or after it: it is the
+            // event's only user.
+            handler(unsafe { &mut *event }, sequence, end)
+        })
+    }
+
+    /// As [`Poller::poll_timeout`], with each event to change.
+    ///
+    /// # Errors
+    ///
+    /// As [`Poller::poll_timeout`].
+    ///
+    /// # Panics
+    ///
+    /// If `handler` panics; the ring then halts.
+    pub fn poll_timeout(
+        &mut self,
+        timeout: Duration,
+        mut handler: impl FnMut(&mut E, u64, bool),
+    ) -> Result<usize, PopError> {
+        let wait = Wait::Until(Instant::now().checked_add(timeout));
+        self.0.poll_events(wait, |event, sequence, end| {
+            // SAFETY: as for a shared poll, and the builder checked that every
+            // other consumer runs before this one or after it: it is the
+            // event's only user.
+            handler(unsafe { &mut *event }, sequence, end)
+        })
+    }
+
+    /// The number of events the ring holds.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
     }
 }
 
