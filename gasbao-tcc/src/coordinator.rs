@@ -289,6 +289,21 @@ impl Coordinator {
         Ok(outcomes)
     }
 
+    /// Hands this coordinator's unfinished transactions to the other
+    /// coordinators sharing its log now, rather than after its lease runs
+    /// out: call it at shutdown, once the `run` calls have returned. From
+    /// then on this coordinator stops acting (runs still under way end in
+    /// doubt, for the others to finish) and begins nothing. With a log of
+    /// a single coordinator it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError`] if the log could not be told; the lease then runs out
+    /// as it would have.
+    pub async fn release(&self) -> Result<(), LogError> {
+        self.inner.log.release().await
+    }
+
     /// Starts assembling a transaction that must be decided within `timeout`.
     #[must_use]
     pub fn begin(&self, timeout: Duration) -> GlobalTransaction {

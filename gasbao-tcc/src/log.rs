@@ -46,6 +46,15 @@ pub trait CoordinatorLog: Send + Sync + 'static {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    /// For a log shared by several coordinators: stops this coordinator
+    /// acting and lets the others take its unfinished transactions over at
+    /// once, instead of after its lease. Afterwards [`owns`](Self::owns)
+    /// answers false and new transactions are refused. The default, for a
+    /// log with a single coordinator, does nothing.
+    fn release(&self) -> BoxFuture<'_, Result<(), LogError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Whether this coordinator may still act for `gtid`: false once its
     /// lease lapsed or another coordinator took `gtid` over, and the
     /// coordinator then stops calling its participants. Writes are fenced

@@ -521,6 +521,54 @@ impl Participant for Severing {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_coordinator_is_taken_over_without_waiting_for_its_lease() {
+    let Some(db) = Database::open("release").await else {
+        return;
+    };
+    // A lease far longer than the test: only the release can end it.
+    let options = PgLogOptions::default().lease(Duration::from_secs(600));
+    let leaving = PgCoordinatorLog::open(db.pool.clone(), db.schema(), CoordinatorId(1), options)
+        .await
+        .expect("opens");
+    let staying = PgCoordinatorLog::open(db.pool.clone(), db.schema(), CoordinatorId(2), options)
+        .await
+        .expect("opens");
+    let unfinished = gtid(1, 1);
+    leaving
+        .write(&[LogEntry::Began(record(unfinished))], true)
+        .await
+        .expect("writes");
+    assert!(staying.take_over().await.expect("asks").is_empty());
+
+    leaving.release().await.expect("releases");
+    assert!(leaving.lapsed());
+    assert!(!leaving.owns(unfinished));
+    let claimed = staying.take_over().await.expect("claims");
+    assert_eq!(
+        claimed.iter().map(|tx| tx.record.gtid).collect::<Vec<_>>(),
+        [unfinished]
+    );
+    // Fenced off, and it begins nothing more.
+    let stale = leaving
+        .write(
+            &[LogEntry::Decided {
+                gtid: unfinished,
+                decision: gasbao_tcc::Decision::Confirm,
+            }],
+            true,
+        )
+        .await;
+    assert!(matches!(stale, Err(LogError::NotOwner { .. })), "{stale:?}");
+    let began = leaving.write(&[LogEntry::Began(record(gtid(1, 2)))], true).await;
+    assert!(matches!(began, Err(LogError::NotOwner { .. })), "{began:?}");
+    // Its id is free again at once, for the process that replaces it.
+    let replacement = PgCoordinatorLog::open(db.pool.clone(), db.schema(), CoordinatorId(1), options).await;
+    assert!(replacement.is_ok(), "{replacement:?}");
+    drop((leaving, staying, replacement));
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_cut_mid_transaction_give_unknown_outcomes_that_retries_settle() {
     let Some(db) = Database::open("severed").await else {
         return;

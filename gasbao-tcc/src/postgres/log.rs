@@ -66,7 +66,10 @@ impl PgLogOptions {
 ///   unfinished transactions of coordinators whose lease lapsed with
 ///   `SELECT ... FOR UPDATE SKIP LOCKED`, bumping each one's epoch, so that
 ///   each is claimed by exactly one coordinator and its former owner's
-///   writes are refused from then on.
+///   writes are refused from then on. A coordinator shutting down calls
+///   [`release`](CoordinatorLog::release) (or
+///   [`Coordinator::release`](crate::Coordinator::release)) so that the
+///   others need not wait for its lease to run out.
 ///
 /// Needs a tokio runtime (the renewal task and the database connections
 /// run on it). Every write commits synchronously (`durable` is always met).
@@ -423,6 +426,26 @@ impl CoordinatorLog for PgCoordinatorLog {
         Box::pin(self.shared.claim(false))
     }
 
+    fn release(&self) -> BoxFuture<'_, Result<(), LogError>> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            // Stop first: from here on this process neither acts nor renews.
+            shared.lapsed.store(true, Ordering::Relaxed);
+            self.renewal.abort();
+            let client = shared.client().await?;
+            client
+                .execute(
+                    &shared.sql.release,
+                    &[&coordinator_column(shared.id), &shared.generation],
+                )
+                .await
+                .map_err(|error| database(PgError::Database(error)))?;
+            #[cfg(feature = "tracing")]
+            tracing::info!(coordinator = %shared.id, "tcc: the coordinator released its lease");
+            Ok(())
+        })
+    }
+
     fn owns(&self, gtid: GlobalTxId) -> bool {
         let shared = &self.shared;
         !shared.lapsed.load(Ordering::Relaxed)
@@ -500,6 +523,7 @@ fn decode_whole<T>(
 struct Statements {
     acquire: String,
     renew: String,
+    release: String,
     begin: String,
     decide: String,
     settle: String,
@@ -529,6 +553,8 @@ impl Statements {
                 "UPDATE {coordinators} SET lease_until = now() + make_interval(secs => $3)
                  WHERE id = $1 AND generation = $2 AND lease_until > now()"
             ),
+            // Lapsed at once: takeover and a new opening need not wait.
+            release: format!("UPDATE {coordinators} SET lease_until = '-infinity' WHERE id = $1 AND generation = $2"),
             // Only while the lease holds: a lapsed process must not start work.
             begin: format!(
                 "INSERT INTO {transactions} (coordinator, number, owner, epoch, record, settled)
