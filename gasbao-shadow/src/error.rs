@@ -267,6 +267,15 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A database row of the store does not hold a shadow this crate wrote
+    /// (changed by hand, or by another program).
+    #[error("the stored row of shadow {shadow} is not a shadow record: {reason}")]
+    CorruptRow {
+        /// The shadow the row is for, as its key columns name it.
+        shadow: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A database behind the store failed: a write may or may not have happened.
     #[error("the shadow store's database failed")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),

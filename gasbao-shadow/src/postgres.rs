@@ -110,14 +110,17 @@ fn key(id: &ShadowId) -> (&str, &str) {
 impl ShadowStore for PgShadowStore {
     fn load(&self, id: &ShadowId) -> Result<Option<Arc<StoredShadow>>, StoreError> {
         let (thing, shadow) = key(id);
-        self.block_on(async {
+        let text: Option<String> = self.block_on(async {
             let client = self.pool.get().await?;
-            let Some(row) = client.query_opt(&self.load, &[&thing, &shadow]).await? else {
-                return Ok(None);
-            };
-            let record: ShadowRecord = serde_json::from_str(row.get(0))?;
-            Ok(Some(Arc::new(record.into_stored().1)))
-        })
+            let row = client.query_opt(&self.load, &[&thing, &shadow]).await?;
+            Ok(row.map(|row| row.get(0)))
+        })?;
+        let Some(text) = text else { return Ok(None) };
+        let record: ShadowRecord = serde_json::from_str(&text).map_err(|error| StoreError::CorruptRow {
+            shadow: id.to_string(),
+            reason: error.to_string(),
+        })?;
+        Ok(Some(Arc::new(record.into_stored().1)))
     }
 
     fn compare_and_set(&self, id: &ShadowId, expected: u64, next: StoredShadow) -> Result<bool, StoreError> {
@@ -146,20 +149,27 @@ impl ShadowStore for PgShadowStore {
     }
 
     fn ids(&self) -> Result<Vec<ShadowId>, StoreError> {
-        self.block_on(async {
+        let keys: Vec<(String, String)> = self.block_on(async {
             let client = self.pool.get().await?;
             let rows = client.query(&self.ids, &[]).await?;
-            let mut ids = Vec::with_capacity(rows.len());
-            for row in rows {
-                let thing = ThingName::new(row.get::<_, String>(0))?;
-                let shadow: String = row.get(1);
-                ids.push(match shadow.as_str() {
+            Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+        })?;
+        keys.into_iter()
+            .map(|(thing, shadow)| {
+                let corrupt = |reason: String| StoreError::CorruptRow {
+                    shadow: format!("{thing}/{shadow}"),
+                    reason,
+                };
+                let thing = ThingName::new(thing.clone()).map_err(|e| corrupt(e.to_string()))?;
+                Ok(match shadow.as_str() {
                     "" => ShadowId::classic(thing),
-                    _ => ShadowId::named(thing, ShadowName::new(shadow)?),
-                });
-            }
-            Ok(ids)
-        })
+                    _ => ShadowId::named(
+                        thing,
+                        ShadowName::new(shadow.clone()).map_err(|e| corrupt(e.to_string()))?,
+                    ),
+                })
+            })
+            .collect()
     }
 }
 

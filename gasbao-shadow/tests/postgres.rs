@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use gasbao_core::postgres::{ScratchSchema, pool, test_database_url};
 use gasbao_shadow::postgres::PgShadowStore;
 use gasbao_shadow::{
-    Rejection, ServiceError, ShadowId, ShadowName, ShadowRules, ShadowService, ShadowStore, ThingName, Timestamp,
+    Rejection, ServiceError, ShadowId, ShadowName, ShadowRules, ShadowService, ShadowStore, StoreError, ThingName,
+    Timestamp,
 };
 
 const WRITERS: usize = 4;
@@ -123,6 +124,58 @@ fn four_nodes_writing_the_same_shadows_lose_no_update_and_get_only_real_conflict
     let ids = service.store().ids().expect("lists");
     assert_eq!(ids, shadows());
     drop(service);
+    runtime.block_on(async {
+        let client = pool.get().await.expect("a connection");
+        schema.drop_with(&client).await.expect("drops");
+    });
+}
+
+#[test]
+fn rows_changed_behind_the_store_are_refused_naming_the_shadow() {
+    let Some(url) = test_database_url("rows_changed_behind_the_store") else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let pool = pool(&url, 2).expect("a pool");
+    let (schema, store) = runtime.block_on(async {
+        let client = pool.get().await.expect("PostgreSQL answers at DATABASE_URL");
+        let schema = ScratchSchema::create(&client, "shadow_corrupt")
+            .await
+            .expect("a schema");
+        let store = PgShadowStore::open(pool.clone(), schema.name()).await.expect("opens");
+        let table = schema.name().table("shadows");
+        // Another program's rows: a record that is no shadow, and a thing
+        // name that AWS IoT would refuse.
+        let insert = format!(
+            "INSERT INTO {table} (thing, shadow, revision, version, deleted, record)
+             VALUES ($1, $2, 1, 1, false, $3::text::jsonb)"
+        );
+        for (thing, shadow, record) in [("meter-1", "", r#"{"valve": "open"}"#), ("meter 2!", "", r#"{}"#)] {
+            client
+                .execute(&insert, &[&thing, &shadow, &record])
+                .await
+                .expect("inserts");
+        }
+        (schema, store)
+    });
+
+    let meter = ShadowId::classic(ThingName::new("meter-1").expect("a name"));
+    match store.load(&meter) {
+        Err(StoreError::CorruptRow { shadow, reason }) => {
+            assert_eq!(shadow, "meter-1");
+            assert!(!reason.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    match store.ids() {
+        Err(StoreError::CorruptRow { shadow, .. }) => assert_eq!(shadow, "meter 2!/"),
+        other => panic!("{other:?}"),
+    }
+    drop(store);
     runtime.block_on(async {
         let client = pool.get().await.expect("a connection");
         schema.drop_with(&client).await.expect("drops");
