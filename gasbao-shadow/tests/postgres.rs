@@ -24,25 +24,53 @@ fn shadows() -> Vec<ShadowId> {
     ]
 }
 
+/// A store in a scratch schema of its own, with the runtime it blocks on;
+/// `None` (the test skips) without `DATABASE_URL`.
+struct Scratch {
+    runtime: tokio::runtime::Runtime,
+    pool: gasbao_core::postgres::deadpool_postgres::Pool,
+    schema: ScratchSchema,
+}
+
+impl Scratch {
+    fn open(test: &str, schema: &str, connections: usize) -> Option<(Scratch, PgShadowStore)> {
+        let url = test_database_url(test)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let pool = pool(&url, connections).expect("a pool");
+        let (schema, store) = runtime.block_on(async {
+            let client = pool.get().await.expect("PostgreSQL answers at DATABASE_URL");
+            let schema = ScratchSchema::create(&client, schema).await.expect("a schema");
+            let store = PgShadowStore::open(pool.clone(), schema.name()).await.expect("opens");
+            (schema, store)
+        });
+        Some((Scratch { runtime, pool, schema }, store))
+    }
+
+    /// Runs SQL on the store's schema, as another program would.
+    fn execute(&self, sql: &str, params: &[&(dyn gasbao_core::postgres::tokio_postgres::types::ToSql + Sync)]) {
+        self.runtime.block_on(async {
+            let client = self.pool.get().await.expect("a connection");
+            client.execute(sql, params).await.expect("runs");
+        });
+    }
+
+    fn drop_schema(self) {
+        self.runtime.block_on(async {
+            let client = self.pool.get().await.expect("a connection");
+            self.schema.drop_with(&client).await.expect("drops");
+        });
+    }
+}
+
 #[test]
 fn four_nodes_writing_the_same_shadows_lose_no_update_and_get_only_real_conflicts() {
-    let Some(url) = test_database_url("four_nodes_writing_the_same_shadows") else {
+    let Some((scratch, store)) = Scratch::open("four_nodes_writing_the_same_shadows", "shadow_writers", 8) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let pool = pool(&url, 8).expect("a pool");
-    let (schema, store) = runtime.block_on(async {
-        let client = pool.get().await.expect("PostgreSQL answers at DATABASE_URL");
-        let schema = ScratchSchema::create(&client, "shadow_writers")
-            .await
-            .expect("a schema");
-        let store = PgShadowStore::open(pool.clone(), schema.name()).await.expect("opens");
-        (schema, store)
-    });
     // Each node is a service of its own on the shared table.
     let service = Arc::new(ShadowService::new(store, ShadowRules::default()));
     // Per shadow: the versions accepted updates produced, and the 409s as (expected, current).
@@ -124,44 +152,24 @@ fn four_nodes_writing_the_same_shadows_lose_no_update_and_get_only_real_conflict
     let ids = service.store().ids().expect("lists");
     assert_eq!(ids, shadows());
     drop(service);
-    runtime.block_on(async {
-        let client = pool.get().await.expect("a connection");
-        schema.drop_with(&client).await.expect("drops");
-    });
+    scratch.drop_schema();
 }
 
 #[test]
 fn rows_changed_behind_the_store_are_refused_naming_the_shadow() {
-    let Some(url) = test_database_url("rows_changed_behind_the_store") else {
+    let Some((scratch, store)) = Scratch::open("rows_changed_behind_the_store", "shadow_corrupt", 2) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let pool = pool(&url, 2).expect("a pool");
-    let (schema, store) = runtime.block_on(async {
-        let client = pool.get().await.expect("PostgreSQL answers at DATABASE_URL");
-        let schema = ScratchSchema::create(&client, "shadow_corrupt")
-            .await
-            .expect("a schema");
-        let store = PgShadowStore::open(pool.clone(), schema.name()).await.expect("opens");
-        let table = schema.name().table("shadows");
-        // Another program's rows: a record that is no shadow, and a thing
-        // name that AWS IoT would refuse.
-        let insert = format!(
-            "INSERT INTO {table} (thing, shadow, revision, version, deleted, record)
-             VALUES ($1, $2, 1, 1, false, $3::text::jsonb)"
-        );
-        for (thing, shadow, record) in [("meter-1", "", r#"{"valve": "open"}"#), ("meter 2!", "", r#"{}"#)] {
-            client
-                .execute(&insert, &[&thing, &shadow, &record])
-                .await
-                .expect("inserts");
-        }
-        (schema, store)
-    });
+    // Another program's rows: a record that is no shadow, and a thing name
+    // that AWS IoT would refuse.
+    let insert = format!(
+        "INSERT INTO {} (thing, shadow, revision, version, deleted, record)
+         VALUES ($1, $2, 1, 1, false, $3::text::jsonb)",
+        scratch.schema.name().table("shadows")
+    );
+    for (thing, shadow, record) in [("meter-1", "", r#"{"valve": "open"}"#), ("meter 2!", "", "{}")] {
+        scratch.execute(&insert, &[&thing, &shadow, &record]);
+    }
 
     let meter = ShadowId::classic(ThingName::new("meter-1").expect("a name"));
     match store.load(&meter) {
@@ -176,8 +184,5 @@ fn rows_changed_behind_the_store_are_refused_naming_the_shadow() {
         other => panic!("{other:?}"),
     }
     drop(store);
-    runtime.block_on(async {
-        let client = pool.get().await.expect("a connection");
-        schema.drop_with(&client).await.expect("drops");
-    });
+    scratch.drop_schema();
 }
