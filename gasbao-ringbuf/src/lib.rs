@@ -20,7 +20,8 @@
 //! - [`multicast`]: a Disruptor-style ring of pre-allocated events that every
 //!   consumer sees, with dependencies between consumers, single- and
 //!   multi-producer publishing, batches with an end-of-batch flag, and
-//!   consumers that may change events they alone hold.
+//!   consumers that may change events they alone hold; each consumer runs
+//!   on a thread the ring spawns or is polled on the caller's thread.
 //! - [`WaitStrategy`]: how a waiting side waits: busy-spin, yield, back off
 //!   to sleep, or block at about 0% CPU until woken.
 //! - [`PushError`], [`PopError`]: what did not happen, with the item handed back.
